@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/smsblast/smsblast/store"
+)
+
+// errHelp is returned when the user asked for -h: usage was printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef reports a usage mistake; name the flag or argument and the fix.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// flagSet is a command's flags plus the options every command shares.
+type flagSet struct {
+	*flag.FlagSet
+	cmd       *command
+	logFormat string
+	logLevel  string
+	db        *string
+}
+
+// flags starts a command's flag set with the shared logging flags.
+func (a *app) flags(c *command) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(c.name, flag.ContinueOnError), cmd: c}
+	fs.SetOutput(io.Discard) // errors are reported once, by exitCode
+	fs.StringVar(&fs.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&fs.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return fs
+}
+
+// dbFlag adds --db to a command that uses the database.
+func (fs *flagSet) dbFlag() {
+	fs.db = fs.String("db", "", "PostgreSQL connection string (default $DATABASE_URL, else the embedded server)")
+}
+
+// parse parses args, allowing flags before, between and after positional
+// arguments (`smsblast import NAME file.csv --from …`), and sets up logging.
+// It checks the number of positional arguments against min and max (-1: any).
+func (a *app) parse(fs *flagSet, args []string, min, max int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				a.printUsage(a.stdout, fs.cmd, fs.FlagSet)
+				return nil, errHelp
+			}
+			return nil, a.flagError(fs, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// flag stops at "--": everything after it is positional.
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if err := a.setupLog(fs); err != nil {
+		return nil, err
+	}
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		return nil, usagef("usage: smsblast %s %s (see 'smsblast %s -h')", fs.cmd.name, fs.cmd.args, fs.cmd.name)
+	}
+	return pos, nil
+}
+
+// flagError rewrites the flag package's message, suggesting the nearest flag.
+func (a *app) flagError(fs *flagSet, err error) error {
+	msg := err.Error()
+	const undefined = "flag provided but not defined: -"
+	if name, ok := strings.CutPrefix(msg, undefined); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg = fmt.Sprintf("%s: unknown flag --%s", fs.cmd.name, name)
+		if s := nearest(name, names); s != "" {
+			msg += fmt.Sprintf(" (did you mean --%s?)", s)
+		}
+		return usagef("%s", msg)
+	}
+	return usagef("%s: %s", fs.cmd.name, msg)
+}
+
+func (a *app) setupLog(fs *flagSet) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(fs.logLevel)); err != nil {
+		return usagef("--log-level: %q is not one of debug, info, warn, error", fs.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch fs.logFormat {
+	case "text":
+		a.log = slog.New(slog.NewTextHandler(a.stderr, opts))
+	case "json":
+		a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
+	default:
+		return usagef("--log-format: %q is not text or json", fs.logFormat)
+	}
+	return nil
+}
+
+// databaseURL resolves the database: --db, then $DATABASE_URL, then the
+// embedded server (started if needed).
+func (a *app) databaseURL(ctx context.Context, fs *flagSet) (string, error) {
+	if fs.db != nil && *fs.db != "" {
+		return *fs.db, nil
+	}
+	if u := a.getenv("DATABASE_URL"); u != "" {
+		return u, nil
+	}
+	e, err := a.embedded()
+	if err != nil {
+		return "", err
+	}
+	return e.Start(ctx)
+}
+
+// embedded describes the embedded server under $SMSBLAST_HOME.
+func (a *app) embedded() (*store.Embedded, error) {
+	home, err := store.DefaultHome(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Embedded{Home: home, Logger: a.log}, nil
+}
+
+// openStore opens and migrates the database the command should use.
+func (a *app) openStore(ctx context.Context, fs *flagSet) (*store.Store, error) {
+	url, err := a.databaseURL(ctx, fs)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, url, store.Options{Logger: a.log})
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (a *app) printHelp(w io.Writer) {
+	fmt.Fprintln(w, "smsblast sends bulk SMS campaigns through Twilio, with PostgreSQL as the system of record.")
+	fmt.Fprintln(w, "\nUsage: smsblast COMMAND [arguments] [flags]\n\nCommands:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, n := range commandNames() {
+		c := commands[n]
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nRun 'smsblast COMMAND -h' for a command's flags and examples.")
+	fmt.Fprintln(w, "Environment: DATABASE_URL, SMSBLAST_HOME, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,")
+	fmt.Fprintln(w, "TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_API_URL (see README).")
+}
+
+func (a *app) printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: smsblast %s %s\n\n%s\n", c.name, c.args, c.summary)
+	if fs == nil {
+		fs = a.flags(c).FlagSet
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if c.examples != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(c.examples, "\n"))
+	}
+}
+
+// nearest returns the candidate closest to s by edit distance, if close enough
+// to be a plausible typo.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
