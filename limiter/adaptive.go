@@ -5,8 +5,6 @@ import (
 	"maps"
 	"math"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Throttled reports a throttle signal from Twilio: HTTP 429 / error 20429
@@ -128,17 +126,15 @@ func (l *Limiter) SetSenderRate(sender string, segmentsPerSecond float64) {
 	if segmentsPerSecond == 0 || math.IsInf(segmentsPerSecond, 1) {
 		delete(next, sender)
 	} else {
-		sb := next[sender]
-		if sb == nil {
-			sb = &senderBucket{bucket: bucket{lim: rate.NewLimiter(rate.Inf, 1)}}
-			sb.burst.Store(1)
+		// A new senderBucket rather than an update, so a reader of the old
+		// map never sees cap change under it; an existing bucket (and its
+		// tokens) carries over.
+		sb := &senderBucket{cap: segmentsPerSecond}
+		if old := next[sender]; old != nil {
+			sb.bucket = old.bucket
 		} else {
-			// A new struct, so a reader of the old map never sees cap change
-			// under it; the rate.Limiter (and its tokens) carry over.
-			sb = &senderBucket{bucket: bucket{lim: sb.lim}}
-			sb.burst.Store(int64(sb.lim.Burst()))
+			sb.bucket = newBucket(segmentsPerSecond*l.factorLocked(), 0)
 		}
-		sb.cap = segmentsPerSecond
 		next[sender] = sb
 		sb.setRate(now, sb.cap*l.factorLocked(), 0)
 	}

@@ -61,7 +61,7 @@ type bucket struct {
 // senderBucket is one sender's bucket; cap is its configured rate before
 // the adaptive factor is applied.
 type senderBucket struct {
-	bucket
+	*bucket
 	cap float64
 }
 
@@ -77,12 +77,11 @@ func New(cfg Config) (*Limiter, error) {
 		s:          s,
 		epoch:      now,
 		sem:        make(chan struct{}, s.concurrency),
-		campaign:   &bucket{lim: rate.NewLimiter(rate.Inf, 1)},
+		campaign:   newBucket(s.rate, s.burst),
 		ceiling:    s.rate,
 		current:    s.rate,
 		lastSignal: now,
 	}
-	l.campaign.burst.Store(1)
 	l.mu.Lock()
 	l.applyLocked(now)
 	l.mu.Unlock()
@@ -198,6 +197,22 @@ func (l *Limiter) wait(ctx context.Context, sender string, segments int) error {
 		// A Retry-After began while we slept: our tokens fall inside the
 		// pause. Wait it out and take fresh ones so resumption is paced.
 	}
+}
+
+// newBucket returns a full bucket for rate r (+Inf: unlimited) and burst
+// (0: automatic). A full one, because rate.Limiter.SetBurst never adds
+// tokens: building it empty and raising the burst would start it at 1.
+func newBucket(r float64, burst int) *bucket {
+	if burst == 0 {
+		burst = autoBurst(r)
+	}
+	lim := rate.Limit(r)
+	if math.IsInf(r, 1) {
+		lim = rate.Inf
+	}
+	b := &bucket{lim: rate.NewLimiter(lim, burst)}
+	b.burst.Store(int64(burst))
+	return b
 }
 
 // reserve appends reservations for n tokens to rs, in chunks no larger than
