@@ -1,0 +1,182 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/smsblast/smsblast/twilio"
+)
+
+// sender sends queued rows until the queue closes. After a soft stop it
+// gives queued rows back instead of sending them.
+func (r *run) sender() {
+	for h := range r.queue {
+		r.inQueue.Add(-1)
+		r.send(h)
+	}
+}
+
+// send takes one claimed row through render, limiter, lease check, request
+// and classification, and hands the outcome to the recorders.
+func (r *run) send(h *held) {
+	if r.soft.Err() != nil || h.lost.Load() {
+		r.giveBack(h)
+		return
+	}
+	body, err := r.tmpl.Render(h.Attrs)
+	if err != nil {
+		r.emit(Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: Failed,
+			ErrorMessage: err.Error(), Audit: &Audit{StartedAt: time.Now(), Result: "failed"}})
+		return
+	}
+	segments := twilio.SegmentCount(body)
+	release, err := r.lim.Acquire(r.soft, r.c.Sender(), segments)
+	if err != nil { // soft stop while waiting for the rate
+		r.giveBack(h)
+		return
+	}
+	defer release()
+	// Invariant 2: send only if the lease outlasts the whole request.
+	if h.lost.Load() || r.now()+int64(r.e.cfg.RequestTimeout+r.e.cfg.LeaseMargin) > h.deadline.Load() {
+		r.e.log.Warn("lease too close to expiry: not sending", "recipient", h.RecipientID)
+		r.giveBack(h)
+		return
+	}
+	p := &twilio.CreateMessageParams{
+		To:             h.Phone,
+		From:           r.c.From,
+		Body:           body,
+		StatusCallback: r.c.StatusCallback,
+		ValidityPeriod: r.c.ValidityPeriod,
+	}
+	if r.c.From == "" {
+		p.MessagingServiceSID = r.c.MessagingServiceSID
+	}
+	ctx, cancel := context.WithTimeout(r.hard, r.e.cfg.RequestTimeout)
+	start := time.Now()
+	msg, err := r.e.tw.CreateMessage(ctx, p)
+	latency := time.Since(start)
+	cancel()
+	r.emit(r.classify(h, msg, err, segments, start, latency))
+}
+
+// classify turns a create's result into the row's next state, and feeds the
+// limiter and the outage detector.
+func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, start time.Time, latency time.Duration) Outcome {
+	o := Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Segments: segments}
+	audit := &Audit{StartedAt: start, Latency: latency}
+	o.Audit = audit
+	var te *twilio.Error
+	if errors.As(err, &te) {
+		audit.HTTPStatus = te.Status
+		o.ErrorCode = te.Code
+		o.ErrorMessage = te.Message
+	} else if err != nil {
+		o.ErrorMessage = err.Error()
+	}
+	switch twilio.Classify(err) {
+	case twilio.OutcomeAccepted:
+		r.doubts.Store(0)
+		audit.HTTPStatus = http.StatusCreated
+		audit.Result = "accepted"
+		o.Status = statusOf(msg.Status)
+		o.MessageSID, o.TwilioStatus = msg.SID, msg.Status
+		if msg.NumSegments > 0 {
+			o.Segments = msg.NumSegments
+		}
+		o.SentAt = msg.DateCreated
+		if o.SentAt.IsZero() {
+			o.SentAt = start
+		}
+	case twilio.OutcomeRetryable:
+		retryAfter := twilio.RetryAfterOf(err)
+		r.lim.Throttled(retryAfter)
+		audit.Result = "retry"
+		o.Status = Pending
+		if te == nil || te.Status == http.StatusTooManyRequests {
+			// Nothing reached Twilio, or Twilio refused to process it: a
+			// throttle, not an attempt. Give the attempt back.
+			o.Unclaim = true
+			o.RetryIn = r.retryDelay(1, retryAfter)
+			return o
+		}
+		// 21611, the sender's queue is full: a real refusal that counts.
+		if h.Attempt >= r.c.MaxAttempts {
+			o.Status = Failed
+			audit.Result = "failed"
+			return o
+		}
+		o.RetryIn = r.retryDelay(h.Attempt, retryAfter)
+	case twilio.OutcomeInDoubt:
+		audit.Result = "in_doubt"
+		o.Status = Sending // Record ends the lease now; the reconciler takes it
+		if o.ErrorMessage == "" {
+			o.ErrorMessage = "no answer from Twilio"
+		}
+		r.e.stats.inDoubt.Add(1)
+		// Several in a row look like an outage: slow down and pause a little
+		// rather than push every recipient into doubt.
+		if n := r.doubts.Add(1); n >= 3 {
+			r.lim.Throttled(min(time.Duration(n)*time.Second, 30*time.Second))
+		}
+	case twilio.OutcomeRecipientFailed:
+		r.doubts.Store(0)
+		audit.Result = "failed"
+		o.Status = Failed
+	case twilio.OutcomeOptedOut:
+		r.doubts.Store(0)
+		audit.Result = "skipped"
+		o.Status = Skipped
+		o.OptOut = h.Phone
+	case twilio.OutcomeCampaignFatal:
+		audit.Result = "campaign_error"
+		o.Status = Pending
+		o.Unclaim = true
+		r.campaignFatal(err)
+	}
+	return o
+}
+
+// campaignFatal pauses the campaign on an error that every recipient would
+// hit (bad credentials, bad sender) and stops this worker.
+func (r *run) campaignFatal(err error) {
+	reason := fmt.Sprintf("paused by Twilio error: %v", err)
+	wrapped := fmt.Errorf("campaign %q %s: %w", r.c.Name, "paused", err)
+	if !r.fatal.CompareAndSwap(nil, &wrapped) {
+		return
+	}
+	r.pause.Store(&reason)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 10*time.Second)
+	defer cancel()
+	if perr := r.e.store.PauseCampaign(ctx, r.c.ID, reason); perr != nil {
+		r.e.log.Error("pause campaign", "err", perr)
+	}
+	r.e.log.Error("campaign paused", "campaign", r.c.Name, "err", err)
+	r.stop(wrapped)
+}
+
+// giveBack returns an unsent row to pending without spending its attempt.
+func (r *run) giveBack(h *held) {
+	r.emit(Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: Pending, Unclaim: true})
+}
+
+func (r *run) emit(o Outcome) { r.out <- o }
+
+// statusOf maps Twilio's message status to the recipient's state.
+func statusOf(twilioStatus string) RecipientStatus {
+	switch twilioStatus {
+	case "sent":
+		return Sent
+	case "delivered", "read":
+		return Delivered
+	case "undelivered":
+		return Undelivered
+	case "failed", "canceled":
+		return Failed
+	default: // queued, accepted, scheduled, sending
+		return Accepted
+	}
+}

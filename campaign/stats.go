@@ -1,0 +1,46 @@
+package campaign
+
+import "sync/atomic"
+
+// Stats counts what an engine did since it was made.
+type Stats struct {
+	Claimed  int64 // rows claimed for sending
+	Accepted int64 // Twilio took the message (including found by reconciliation)
+	Failed   int64 // refused for good, or out of attempts
+	Skipped  int64 // opted out
+	Retried  int64 // back to pending after a retryable error
+	InDoubt  int64 // answers lost (5xx, timeouts)
+	Found    int64 // in-doubt rows whose message Twilio had
+	Requeued int64 // in-doubt rows whose message Twilio did not have
+	Released int64 // claimed rows given back unsent (stop, throttle, lease)
+}
+
+type counters struct {
+	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, released atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Claimed: c.claimed.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(),
+		Skipped: c.skipped.Load(), Retried: c.retried.Load(), InDoubt: c.inDoubt.Load(),
+		Found: c.found.Load(), Requeued: c.requeued.Load(), Released: c.released.Load(),
+	}
+}
+
+// count tallies a recorded outcome.
+func (c *counters) count(o *Outcome) {
+	switch o.Status {
+	case Accepted, Sent, Delivered, Undelivered:
+		c.accepted.Add(1)
+	case Failed:
+		c.failed.Add(1)
+	case Skipped:
+		c.skipped.Add(1)
+	case Pending:
+		if o.Unclaim && o.Audit == nil {
+			c.released.Add(1)
+		} else {
+			c.retried.Add(1)
+		}
+	}
+}

@@ -1,0 +1,431 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+// The statements of the send engine. Their shapes follow the protocol in
+// package campaign's documentation: claim before send, lease, fenced writes.
+
+var _ campaign.SendStore = (*Store)(nil)
+
+// StartCampaign moves a draft or paused campaign to running. Running stays
+// running (a second sender, or a resume after a crash).
+func (s *Store) StartCampaign(ctx context.Context, id int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaigns
+		SET status = 'running', status_reason = NULL,
+		    started_at = coalesce(started_at, now()), updated_at = now()
+		WHERE id = $1 AND status IN ('draft', 'paused', 'running')`, id)
+	if err != nil {
+		return false, fmt.Errorf("start campaign %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PauseCampaign pauses a running (or draft) campaign with a reason. A
+// completed or canceled campaign stays as it is.
+func (s *Store) PauseCampaign(ctx context.Context, id int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE campaigns SET status = 'paused', status_reason = $2, updated_at = now()
+		WHERE id = $1 AND status IN ('draft', 'running', 'paused')`, id, reason)
+	if err != nil {
+		return fmt.Errorf("pause campaign %d: %w", id, err)
+	}
+	return nil
+}
+
+// CompleteCampaign marks a running campaign completed when no recipient is
+// left pending or sending. The NOT EXISTS reads the two partial indexes.
+func (s *Store) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaigns SET status = 'completed', status_reason = NULL,
+		       completed_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'running'
+		  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'pending')
+		  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'sending')`, id)
+	if err != nil {
+		return false, fmt.Errorf("complete campaign %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RegisterWorker records a sender process (or refreshes it after a restart
+// of its database connection).
+func (s *Store) RegisterWorker(ctx context.Context, w campaign.Worker) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO workers (id, campaign_id, hostname, pid) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
+		w.ID, w.CampaignID, w.Hostname, w.PID)
+	if err != nil {
+		return fmt.Errorf("register worker: %w", err)
+	}
+	return nil
+}
+
+// StopWorker marks a worker stopped, so the others stop counting it when
+// they split the campaign's rate.
+func (s *Store) StopWorker(ctx context.Context, workerID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE workers SET stopped_at = now() WHERE id = $1`, workerID)
+	if err != nil {
+		return fmt.Errorf("stop worker: %w", err)
+	}
+	return nil
+}
+
+// Beat refreshes the worker's heartbeat and reads the campaign's state, rate
+// and number of live workers, in one statement.
+func (s *Store) Beat(ctx context.Context, campaignID int64, workerID string, stale time.Duration) (campaign.Beat, error) {
+	var b campaign.Beat
+	var reason *string
+	err := s.pool.QueryRow(ctx, `
+		WITH beat AS (
+			UPDATE workers SET heartbeat_at = now(), stopped_at = NULL WHERE id = $2
+		)
+		SELECT c.status, c.status_reason, c.rate,
+		       (SELECT count(*) FROM workers w
+		        WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
+		          AND (w.heartbeat_at > now() - $3::interval OR w.id = $2))
+		FROM campaigns c WHERE c.id = $1`, campaignID, workerID, stale).
+		Scan(&b.Status, &reason, &b.Rate, &b.LiveWorkers)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, fmt.Errorf("heartbeat for campaign %d: %w", campaignID, campaign.ErrNotFound)
+	}
+	if err != nil {
+		return b, fmt.Errorf("heartbeat for campaign %d: %w", campaignID, err)
+	}
+	if reason != nil {
+		b.StatusReason = *reason
+	}
+	return b, nil
+}
+
+// Workers lists the campaign's workers that have not stopped.
+func (s *Store) Workers(ctx context.Context, campaignID int64) ([]campaign.Worker, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, campaign_id, hostname, pid, heartbeat_at FROM workers
+		WHERE campaign_id = $1 AND stopped_at IS NULL ORDER BY started_at`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("list workers of campaign %d: %w", campaignID, err)
+	}
+	ws, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Worker, error) {
+		var w campaign.Worker
+		err := r.Scan(&w.ID, &w.CampaignID, &w.Hostname, &w.PID, &w.HeartbeatAt)
+		return w, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workers of campaign %d: %w", campaignID, err)
+	}
+	return ws, nil
+}
+
+// ExpireLeases ends the leases of dead workers now and marks them stopped.
+// Only rows still leased (lease in the future) are touched, through the
+// partial index on sending rows.
+func (s *Store) ExpireLeases(ctx context.Context, campaignID int64, workerIDs []string) (int64, error) {
+	if len(workerIDs) == 0 {
+		return 0, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE workers SET stopped_at = coalesce(stopped_at, now()) WHERE id = ANY($1)`, workerIDs)
+	b.Queue(`
+		UPDATE recipients SET lease_expires_at = now(), updated_at = now()
+		WHERE campaign_id = $1 AND status = 'sending' AND lease_owner = ANY($2)
+		  AND lease_expires_at > now()`, campaignID, workerIDs)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return 0, fmt.Errorf("expire leases of dead workers: %w", err)
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return 0, fmt.Errorf("expire leases of dead workers: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Claim leases the next due pending recipients. SKIP LOCKED lets several
+// workers claim disjoint rows without waiting on each other; the ORDER BY
+// matches recipients_pending_idx so this is an index range scan however many
+// rows are already done. The attempt number is incremented here, before the
+// request exists: it fences every later write of this attempt. Opted-out
+// numbers are marked skipped in the same statement.
+func (s *Store) Claim(ctx context.Context, campaignID int64, workerID string, n int, lease time.Duration) ([]campaign.Claim, int, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH picked AS (
+			SELECT r.id, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = r.phone) AS opted_out
+			FROM recipients r
+			WHERE r.campaign_id = $1 AND r.status = 'pending' AND r.next_attempt_at <= now()
+			ORDER BY r.next_attempt_at, r.id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE recipients r SET
+			status           = CASE WHEN p.opted_out THEN 'skipped' ELSE 'sending' END,
+			attempts         = r.attempts + CASE WHEN p.opted_out THEN 0 ELSE 1 END,
+			lease_owner      = CASE WHEN p.opted_out THEN NULL ELSE $3 END,
+			lease_expires_at = CASE WHEN p.opted_out THEN NULL ELSE now() + $4::interval END,
+			claimed_at       = CASE WHEN p.opted_out THEN r.claimed_at ELSE now() END,
+			in_doubt_since   = NULL,
+			error_message    = CASE WHEN p.opted_out THEN 'opted out: never texted' ELSE r.error_message END,
+			updated_at       = now()
+		FROM picked p
+		WHERE r.id = p.id
+		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, p.opted_out`,
+		campaignID, n, workerID, lease)
+	if err != nil {
+		return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
+	}
+	defer rows.Close()
+	claims := make([]campaign.Claim, 0, n)
+	skipped := 0
+	for rows.Next() {
+		var c campaign.Claim
+		var attrs []byte
+		var optedOut bool
+		var claimedAt *time.Time
+		if err := rows.Scan(&c.RecipientID, &c.Phone, &attrs, &c.Attempt, &claimedAt, &optedOut); err != nil {
+			return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
+		}
+		if optedOut {
+			skipped++
+			continue
+		}
+		c.ClaimedAt = *claimedAt
+		if err := json.Unmarshal(attrs, &c.Attrs); err != nil {
+			return nil, 0, fmt.Errorf("claim recipient %d: decode attrs: %w", c.RecipientID, err)
+		}
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
+	}
+	return claims, skipped, nil
+}
+
+// RenewLeases extends leases the worker still holds, by id: a row another
+// worker took over (after this one's lease expired) is not renewed, and its
+// absence from the result tells the worker not to send it. Rows in doubt
+// are not renewed: they wait for reconciliation.
+func (s *Store) RenewLeases(ctx context.Context, workerID string, ids []int64, lease time.Duration) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE recipients SET lease_expires_at = now() + $3::interval
+		WHERE id = ANY($2) AND status = 'sending' AND lease_owner = $1 AND in_doubt_since IS NULL
+		RETURNING id`, workerID, ids, lease)
+	if err != nil {
+		return nil, fmt.Errorf("renew leases: %w", err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("renew leases: %w", err)
+	}
+	return held, nil
+}
+
+// ClaimInDoubt leases rows whose lease ran out — their worker died, or their
+// request's outcome is unknown — for reconciliation. in_doubt_since keeps the
+// moment the first lease ended: from then on nobody can be sending the row,
+// and the safety window is counted from it.
+func (s *Store) ClaimInDoubt(ctx context.Context, campaignID int64, workerID string, n int, lease time.Duration) ([]campaign.Claim, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH picked AS (
+			SELECT id FROM recipients
+			WHERE campaign_id = $1 AND status = 'sending' AND lease_expires_at <= now()
+			ORDER BY lease_expires_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE recipients r SET
+			lease_owner      = $3,
+			lease_expires_at = now() + $4::interval,
+			in_doubt_since   = coalesce(r.in_doubt_since, r.lease_expires_at),
+			updated_at       = now()
+		FROM picked p
+		WHERE r.id = p.id
+		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, r.in_doubt_since`,
+		campaignID, n, workerID, lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim in-doubt recipients of campaign %d: %w", campaignID, err)
+	}
+	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Claim, error) {
+		var c campaign.Claim
+		var attrs []byte
+		var claimedAt *time.Time
+		if err := r.Scan(&c.RecipientID, &c.Phone, &attrs, &c.Attempt, &claimedAt, &c.InDoubtSince); err != nil {
+			return c, err
+		}
+		if claimedAt != nil {
+			c.ClaimedAt = *claimedAt
+		}
+		return c, json.Unmarshal(attrs, &c.Attrs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim in-doubt recipients of campaign %d: %w", campaignID, err)
+	}
+	return claims, nil
+}
+
+// Record writes a batch of outcomes in one round trip and one transaction:
+// the fenced UPDATE from unnest arrays, the send_attempts audit rows, and
+// any opt-outs. The fence — status still sending, same owner, same attempt —
+// makes a late write from a worker that lost its lease a no-op.
+func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, outcomes []campaign.Outcome) (int, error) {
+	if len(outcomes) == 0 {
+		return 0, nil
+	}
+	n := len(outcomes)
+	var (
+		ids      = make([]int64, n)
+		attempts = make([]int32, n)
+		statuses = make([]string, n)
+		sids     = make([]*string, n)
+		tstat    = make([]*string, n)
+		codes    = make([]*int32, n)
+		msgs     = make([]*string, n)
+		segs     = make([]*int32, n)
+		retryIn  = make([]time.Duration, n)
+		recheck  = make([]time.Duration, n)
+		unclaim  = make([]int32, n)
+		sentAt   = make([]*time.Time, n)
+
+		aIDs, aAttempt, aHTTP, aCode []int64
+		aStarted                     []time.Time
+		aLatency                     []float64
+		aMsg, aSID, aResult          []*string
+		optOuts                      []string
+	)
+	for i := range outcomes {
+		o := &outcomes[i]
+		ids[i] = o.RecipientID
+		attempts[i] = int32(o.Attempt)
+		statuses[i] = string(o.Status)
+		sids[i] = nullString(o.MessageSID)
+		tstat[i] = nullString(o.TwilioStatus)
+		codes[i] = nullInt(o.ErrorCode)
+		msgs[i] = nullString(o.ErrorMessage)
+		segs[i] = nullInt(o.Segments)
+		retryIn[i] = o.RetryIn
+		recheck[i] = o.Recheck
+		if o.Unclaim {
+			unclaim[i] = 1
+		}
+		if !o.SentAt.IsZero() {
+			t := o.SentAt
+			sentAt[i] = &t
+		}
+		if o.OptOut != "" {
+			optOuts = append(optOuts, o.OptOut)
+		}
+		if a := o.Audit; a != nil {
+			aIDs = append(aIDs, o.RecipientID)
+			aAttempt = append(aAttempt, int64(o.Attempt))
+			aStarted = append(aStarted, a.StartedAt)
+			aLatency = append(aLatency, float64(a.Latency.Microseconds())/1000)
+			aHTTP = append(aHTTP, int64(a.HTTPStatus))
+			aCode = append(aCode, int64(o.ErrorCode))
+			aMsg = append(aMsg, nullString(o.ErrorMessage))
+			aSID = append(aSID, nullString(o.MessageSID))
+			aResult = append(aResult, &a.Result)
+		}
+	}
+
+	b := &pgx.Batch{}
+	// Error fields are replaced, not merged: an accepted retry clears the
+	// previous attempt's error. Twilio's own words (sid, status) are kept
+	// when an outcome has none.
+	b.Queue(`
+		UPDATE recipients r SET
+			status           = u.status,
+			message_sid      = coalesce(u.sid, r.message_sid),
+			twilio_status    = coalesce(u.twilio_status, r.twilio_status),
+			error_code       = u.code,
+			error_message    = u.msg,
+			segments         = coalesce(u.segments, r.segments),
+			attempts         = r.attempts - u.unclaim,
+			next_attempt_at  = CASE WHEN u.status = 'pending' THEN now() + u.retry_in ELSE r.next_attempt_at END,
+			lease_owner      = CASE WHEN u.status = 'sending' THEN r.lease_owner END,
+			lease_expires_at = CASE WHEN u.status = 'sending' THEN now() + u.recheck END,
+			in_doubt_since   = CASE WHEN u.status = 'sending' THEN coalesce(r.in_doubt_since, now()) END,
+			claimed_at       = CASE WHEN u.unclaim = 1 THEN NULL ELSE r.claimed_at END,
+			sent_at          = coalesce(u.sent_at, r.sent_at),
+			updated_at       = now()
+		FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+		            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[])
+		     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at)
+		WHERE r.id = u.id AND r.status = 'sending' AND r.lease_owner = $1 AND r.attempts = u.attempt`,
+		workerID, ids, attempts, statuses, sids, tstat, codes, msgs, segs, retryIn, recheck, unclaim, sentAt)
+	if len(aIDs) > 0 {
+		b.Queue(`
+			INSERT INTO send_attempts (recipient_id, campaign_id, attempt, worker, started_at, latency_ms,
+			                           http_status, error_code, error_message, message_sid, outcome)
+			SELECT u.id, $1, u.attempt, $2, u.started_at, u.latency_ms, nullif(u.http, 0), nullif(u.code, 0),
+			       u.msg, u.sid, u.result
+			FROM unnest($3::bigint[], $4::int[], $5::timestamptz[], $6::float8[], $7::int[], $8::int[],
+			            $9::text[], $10::text[], $11::text[])
+			     AS u(id, attempt, started_at, latency_ms, http, code, msg, sid, result)`,
+			campaignID, workerID, aIDs, aAttempt, aStarted, aLatency, aHTTP, aCode, aMsg, aSID, aResult)
+	}
+	if len(optOuts) > 0 {
+		b.Queue(`
+			INSERT INTO opt_outs (phone, reason, source)
+			SELECT p, 'Twilio error 21610: the recipient replied STOP', 'twilio' FROM unnest($1::text[]) AS p
+			ON CONFLICT (phone) DO NOTHING`, optOuts)
+	}
+	// A batch runs as one implicit transaction: all of it or none.
+	br := s.pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if err == nil {
+		for i := 1; i < b.Len() && err == nil; i++ {
+			_, err = br.Exec()
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("record %d outcomes for campaign %d: %w", n, campaignID, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Remaining counts what is left: pending and sending rows come from the two
+// partial indexes, so this stays cheap on a finished million-row campaign.
+func (s *Store) Remaining(ctx context.Context, campaignID int64) (campaign.Remaining, error) {
+	var r campaign.Remaining
+	var next *time.Time
+	err := s.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM recipients WHERE campaign_id = $1 AND status = 'pending'),
+		       (SELECT count(*) FROM recipients WHERE campaign_id = $1 AND status = 'sending'),
+		       (SELECT min(next_attempt_at) FROM recipients WHERE campaign_id = $1 AND status = 'pending')`,
+		campaignID).Scan(&r.Pending, &r.Sending, &next)
+	if err != nil {
+		return r, fmt.Errorf("count remaining recipients of campaign %d: %w", campaignID, err)
+	}
+	if next != nil {
+		r.NextDue = *next
+	}
+	return r, nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullInt(n int) *int32 {
+	if n == 0 {
+		return nil
+	}
+	v := int32(n)
+	return &v
+}
