@@ -69,7 +69,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 			if got := l.Ceiling(); got != tt.rate {
 				t.Errorf("Ceiling() = %v, want %v", got, tt.rate)
 			}
-			if got := cap(l.sem); got != tt.concurrency {
+			if got := cap(l.free); got != tt.concurrency {
 				t.Errorf("concurrency = %d, want %d", got, tt.concurrency)
 			}
 			if tt.burst >= 0 {

@@ -19,8 +19,8 @@ type Limiter struct {
 	s     settings
 	epoch time.Time // origin of the nanosecond timestamps below
 
-	// sem holds one element per slot in use; its capacity is the cap.
-	sem chan struct{}
+	// free holds the slots not in use; its capacity is the cap.
+	free chan *slot
 
 	// campaign is the campaign bucket. Its limit is rate.Inf when unlimited.
 	campaign *bucket
@@ -76,11 +76,14 @@ func New(cfg Config) (*Limiter, error) {
 	l := &Limiter{
 		s:          s,
 		epoch:      now,
-		sem:        make(chan struct{}, s.concurrency),
+		free:       make(chan *slot, s.concurrency),
 		campaign:   newBucket(s.rate, s.burst),
 		ceiling:    s.rate,
 		current:    s.rate,
 		lastSignal: now,
+	}
+	for range s.concurrency {
+		l.free <- new(slot)
 	}
 	l.mu.Lock()
 	l.applyLocked(now)
@@ -122,36 +125,44 @@ func (l *Limiter) Acquire(ctx context.Context, sender string, segments int) (rel
 	if segments < 1 {
 		segments = 1
 	}
+	var sl *slot
 	select {
-	case l.sem <- struct{}{}:
+	case sl = <-l.free:
 	default:
-		select {
-		case l.sem <- struct{}{}:
-		case <-ctx.Done():
-			return noRelease, ctx.Err()
+		if done := ctx.Done(); done == nil {
+			sl = <-l.free // a context that never ends: a plain receive is cheaper than select
+		} else {
+			select {
+			case sl = <-l.free:
+			case <-done:
+				return noRelease, ctx.Err()
+			}
 		}
 	}
 	// Fast path: unlimited, unpaused, no sender caps — three atomic loads.
 	if l.pauseUntil.Load() != 0 || l.limited.Load() || l.senders.Load() != nil {
 		if err := l.wait(ctx, sender, segments); err != nil {
-			<-l.sem
+			l.free <- sl
 			return noRelease, err
 		}
 	}
-	s := &slot{sem: l.sem}
-	return s.release, nil
+	// The closure captures the slot's generation by value: the first call
+	// moves the slot to the next generation and returns it, any later call
+	// (even after the slot was reused) finds the generation moved on and
+	// does nothing. One allocation, the closure itself.
+	gen := sl.gen.Load()
+	free := l.free
+	return func() {
+		if sl.gen.CompareAndSwap(gen, gen+1) {
+			free <- sl
+		}
+	}, nil
 }
 
-// slot is one held in-flight slot; done makes release idempotent.
+// slot is one in-flight slot. Slots circulate through Limiter.free; gen
+// counts how many times this one has been released.
 type slot struct {
-	sem  chan struct{}
-	done atomic.Bool
-}
-
-func (s *slot) release() {
-	if s.done.CompareAndSwap(false, true) {
-		<-s.sem
-	}
+	gen atomic.Uint64
 }
 
 // wait performs steps 2 and 3 of Acquire for a caller holding a slot.
@@ -302,5 +313,5 @@ func sleep(ctx context.Context, d time.Duration) error {
 // slot grab in Acquire and their release, including those still waiting
 // for tokens or a pause.
 func (l *Limiter) InFlight() int {
-	return len(l.sem)
+	return cap(l.free) - len(l.free)
 }
