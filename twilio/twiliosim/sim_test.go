@@ -509,11 +509,13 @@ func TestSenderQueueOverflow(t *testing.T) {
 
 func TestValidityPeriodExpiresInQueue(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, Options{SenderMPS: 1})
+	clock := newFakeClock(time.Date(2024, 3, 10, 12, 0, 0, 0, time.UTC))
+	tb := setup(t, Options{SenderMPS: 1, Now: clock.Now})
 	tb.mustCreate(t, form("To", "+14155550100", "From", testFrom, "Body", "a"))
 	tb.mustCreate(t, form("To", "+14155550100", "From", testFrom, "Body", "b"))
 	// Third in line leaves after 3 s, beyond its 1 s validity.
 	sid := tb.mustCreate(t, form("To", "+14155550100", "From", testFrom, "Body", "c", "ValidityPeriod", "1"))
+	clock.Add(time.Second)
 	m := tb.waitStatus(t, sid, "failed")
 	if m["error_code"] != float64(30036) {
 		t.Errorf("error_code = %v, want 30036", m["error_code"])
@@ -573,3 +575,5 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
