@@ -1,0 +1,43 @@
+package campaign
+
+import "time"
+
+// Progress is a campaign's state at a glance: what `smsblast status` shows.
+type Progress struct {
+	Campaign Campaign
+	Total    int64
+	// Counts by recipient state; states with no recipients are absent.
+	Counts map[RecipientStatus]int64
+	// CurrentRate is accepted messages per second over the last ten seconds.
+	CurrentRate float64
+	// AverageRate is accepted messages per second between the first and last.
+	AverageRate float64
+	FirstSentAt time.Time
+	LastSentAt  time.Time
+	// LiveWorkers is how many send processes heartbeat on the campaign.
+	LiveWorkers int
+	TopErrors   []ErrorCount
+}
+
+// ErrorCount is how many recipients ended with one Twilio error code.
+type ErrorCount struct {
+	Code        int
+	Description string
+	Count       int64
+}
+
+// Left is how many recipients still need a request or a verdict.
+func (p *Progress) Left() int64 { return p.Counts[Pending] + p.Counts[Sending] }
+
+// ETA estimates the time to finish at the current rate (else the average);
+// zero when unknown or done.
+func (p *Progress) ETA() time.Duration {
+	rate := p.CurrentRate
+	if rate <= 0 {
+		rate = p.AverageRate
+	}
+	if rate <= 0 || p.Left() == 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Left()) / rate * float64(time.Second)).Round(time.Second)
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+func init() {
+	register(&command{
+		name:     "pause",
+		args:     "CAMPAIGN",
+		summary:  "pause a campaign; running senders (on any machine) stop within seconds",
+		examples: "  smsblast pause spring-sale\n  smsblast send spring-sale    # resumes it",
+		run:      func(ctx context.Context, a *app, args []string) error { return runSetStatus(ctx, a, "pause", args) },
+	})
+	register(&command{
+		name:     "cancel",
+		args:     "CAMPAIGN",
+		summary:  "cancel a campaign for good; pending recipients are never sent",
+		examples: "  smsblast cancel spring-sale",
+		run:      func(ctx context.Context, a *app, args []string) error { return runSetStatus(ctx, a, "cancel", args) },
+	})
+}
+
+func runSetStatus(ctx context.Context, a *app, verb string, args []string) error {
+	fs := a.flags(commands[verb])
+	fs.dbFlag()
+	reason := fs.String("reason", "", "why, recorded on the campaign (default: by a user)")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	to, done := campaign.StatusPaused, "paused"
+	if verb == "cancel" {
+		to, done = campaign.StatusCanceled, "canceled"
+	}
+	why := *reason
+	if why == "" {
+		why = done + " by a user"
+	}
+	from, err := st.SetStatus(ctx, pos[0], to, why)
+	if err != nil {
+		return err
+	}
+	switch {
+	case from == to:
+		fmt.Fprintf(a.stdout, "campaign %q was already %s\n", pos[0], done)
+	case from == campaign.StatusCompleted || from == campaign.StatusCanceled:
+		return fmt.Errorf("%s campaign %q: it is %s", verb, pos[0], from)
+	case verb == "pause":
+		fmt.Fprintf(a.stdout, "campaign %q paused; running senders stop within seconds; 'smsblast send %s' resumes it\n", pos[0], pos[0])
+	default:
+		fmt.Fprintf(a.stdout, "campaign %q canceled; running senders stop within seconds\n", pos[0])
+	}
+	return nil
+}

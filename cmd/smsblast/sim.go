@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/smsblast/smsblast/twilio/twiliosim"
+)
+
+func init() {
+	register(&command{
+		name:    "sim",
+		args:    "",
+		summary: "run a local Twilio Messages API simulator (prints the exports to use it)",
+		examples: `  smsblast sim --addr 127.0.0.1:4010
+  smsblast sim --latency 50ms --jitter 20ms --max-concurrency 100 --fail-5xx 0.02 \
+      --fail-429 0.02 --lose-response 0.01 --deliver-after 200ms --undelivered 0.03 --seed 1`,
+		run: runSim,
+	})
+}
+
+func runSim(ctx context.Context, a *app, args []string) error {
+	fs := a.flags(commands["sim"])
+	addr := fs.String("addr", "127.0.0.1:4010", "listen address")
+	var opts twiliosim.Options
+	opts.RegisterFlags(fs.FlagSet)
+	if _, err := a.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	opts.Logger = a.log
+	sim := twiliosim.New(opts)
+	defer sim.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(a.stdout, "Twilio simulator listening on http://%s\n\n", ln.Addr())
+	fmt.Fprintf(a.stdout, "export TWILIO_API_URL=http://%s\n", ln.Addr())
+	fmt.Fprintf(a.stdout, "export TWILIO_ACCOUNT_SID=%s\n", sim.AccountSID())
+	fmt.Fprintf(a.stdout, "export TWILIO_AUTH_TOKEN=%s\n\n", sim.AuthToken())
+	fmt.Fprintln(a.stdout, "From +15005550006 is a valid sender. Ctrl-C stops.")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve simulator: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("stop simulator: %w", err)
+	}
+	return nil
+}
