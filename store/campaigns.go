@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+// campaignColumns is every column of campaigns, in scanCampaign's order.
+// Nullable columns come back as empty strings and zeros, so the Go type needs no pointers.
+const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging_service_sid, ''),
+	body_template, coalesce(status_callback, ''), status, coalesce(status_reason, ''),
+	rate, concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at`
+
+func scanCampaign(row pgx.Row) (*campaign.Campaign, error) {
+	var c campaign.Campaign
+	err := row.Scan(&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
+		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
+		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CampaignByName returns the campaign called name, or campaign.ErrNotFound.
+func (s *Store) CampaignByName(ctx context.Context, name string) (*campaign.Campaign, error) {
+	// campaigns.name is UNIQUE: an index lookup.
+	c, err := scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("look up campaign %q: %w", name, campaign.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up campaign %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// CreateCampaign inserts c, which must have a name, exactly one sender and
+// a body. Zero Rate, Concurrency and MaxAttempts take the schema's defaults,
+// an empty Status is draft. On success c's ID, Status, Rate, Concurrency,
+// MaxAttempts and timestamps are those stored. A campaign with the same name
+// is campaign.ErrExists.
+func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error {
+	// Zero settings are left out of the INSERT so the column defaults apply:
+	// the defaults live in the schema only. nullif stores Go's empty strings
+	// as NULL (no sender of that kind, no callback).
+	cols := []string{"name", "from_number", "messaging_service_sid", "body_template", "status_callback", "status_reason"}
+	vals := []string{"$1", "nullif($2, '')", "nullif($3, '')", "$4", "nullif($5, '')", "nullif($6, '')"}
+	args := []any{c.Name, c.From, c.MessagingServiceSID, c.BodyTemplate, c.StatusCallback, c.StatusReason}
+	add := func(col string, v any, zero bool) {
+		if !zero {
+			args = append(args, v)
+			cols = append(cols, col)
+			vals = append(vals, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	add("status", string(c.Status), c.Status == "")
+	add("rate", c.Rate, c.Rate == 0)
+	add("concurrency", c.Concurrency, c.Concurrency == 0)
+	add("max_attempts", c.MaxAttempts, c.MaxAttempts == 0)
+	add("validity_period", c.ValidityPeriod, c.ValidityPeriod == 0)
+	q := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
+		") RETURNING " + campaignColumns
+	got, err := scanCampaign(s.pool.QueryRow(ctx, q, args...))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation on campaigns.name
+		return fmt.Errorf("create campaign %q: %w", c.Name, campaign.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create campaign %q: %w", c.Name, err)
+	}
+	*c = *got
+	return nil
+}
