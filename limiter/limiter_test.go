@@ -266,18 +266,32 @@ func TestRetryAfterPausesEveryone(t *testing.T) {
 func TestRetryAfterCatchesCallersWaitingForTokens(t *testing.T) {
 	t.Parallel()
 	const pause = 400 * time.Millisecond
-	l := mustNew(t, Config{Rate: 10, Burst: 1})
-	mustAcquire(t, l, "", 1)() // empty the bucket: the next caller waits ~100 ms
+	// A clock that does not move keeps the bucket's debt visible for as long
+	// as the test needs; MinRate = Rate keeps the throttle from slowing the
+	// fresh reservation down.
+	clk := newFakeClock()
+	l := mustNew(t, Config{Rate: 4, MinRate: 4, Burst: 1, Now: clk.Now})
+	mustAcquire(t, l, "", 1)() // empty the bucket: the next caller waits 250 ms
 	done := make(chan time.Time, 1)
 	go func() {
 		mustAcquire(t, l, "", 1)()
 		done <- time.Now()
 	}()
-	waitFor(t, "the waiter to reserve", func() bool { return l.campaign.lim.Tokens() < 0 })
+	waitFor(t, "the waiter to reserve", func() bool { return l.campaign.lim.TokensAt(clk.Now()) < 0 })
+	select {
+	case <-done:
+		t.Skip("the waiter finished its 250 ms wait before the test could throttle: machine too loaded")
+	default:
+	}
 	start := time.Now()
 	l.Throttled(pause)
 	if got := (<-done).Sub(start); got < pause {
 		t.Errorf("a caller holding tokens went out %v into a %v pause", got, pause)
+	}
+	// Its first tokens fell inside the pause, so it took fresh ones after:
+	// two tokens of debt on a clock that has not moved.
+	if got := l.campaign.lim.TokensAt(clk.Now()); got != -2 {
+		t.Errorf("campaign tokens = %v, want -2 (fresh tokens taken after the pause)", got)
 	}
 }
 
