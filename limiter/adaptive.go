@@ -129,14 +129,14 @@ func (l *Limiter) SetSenderRate(sender string, segmentsPerSecond float64) {
 		// A new senderBucket rather than an update, so a reader of the old
 		// map never sees cap change under it; an existing bucket (and its
 		// tokens) carries over.
-		sb := &senderBucket{cap: segmentsPerSecond}
+		sb := &senderBucket{limit: segmentsPerSecond}
 		if old := next[sender]; old != nil {
 			sb.bucket = old.bucket
 		} else {
 			sb.bucket = newBucket(segmentsPerSecond*l.factorLocked(), 0)
 		}
 		next[sender] = sb
-		sb.setRate(now, sb.cap*l.factorLocked(), 0)
+		sb.setRate(now, sb.limit*l.factorLocked(), 0)
 	}
 	if len(next) == 0 {
 		l.senders.Store(nil)
@@ -179,7 +179,7 @@ func (l *Limiter) applyLocked(now time.Time) {
 	if m := l.senders.Load(); m != nil {
 		f := l.factorLocked()
 		for _, sb := range *m {
-			sb.setRate(now, sb.cap*f, 0)
+			sb.setRate(now, sb.limit*f, 0)
 		}
 	}
 	next := int64(math.MaxInt64)

@@ -58,11 +58,11 @@ type bucket struct {
 	burst atomic.Int64
 }
 
-// senderBucket is one sender's bucket; cap is its configured rate before
+// senderBucket is one sender's bucket; limit is its configured rate before
 // the adaptive factor is applied.
 type senderBucket struct {
 	*bucket
-	cap float64
+	limit float64
 }
 
 // New validates cfg and returns a Limiter ready for use. Invalid fields are
