@@ -67,7 +67,15 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = Message{
+	*m = w.message()
+	return nil
+}
+
+// message converts the wire form. The client decodes responses into
+// wireMessage directly rather than through Message.UnmarshalJSON, which would
+// make encoding/json scan every body twice.
+func (w *wireMessage) message() Message {
+	return Message{
 		SID:                 string(w.SID),
 		AccountSID:          string(w.AccountSID),
 		APIVersion:          string(w.APIVersion),
@@ -88,7 +96,6 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 		DateUpdated:         time.Time(w.DateUpdated),
 		DateSent:            time.Time(w.DateSent),
 	}
-	return nil
 }
 
 // flexString reads a JSON string, number or bool as its text, null as "".
@@ -99,6 +106,12 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
+		// Most values have no escapes: slice them instead of running a
+		// second decoder (one allocation instead of several).
+		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 {
+			*s = intern(inner)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -110,6 +123,39 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(b)
 	}
 	return nil
+}
+
+// intern returns b as a string, sharing one copy of the values most
+// messages repeat (API version, direction, unit, status) instead of
+// allocating each again for every response.
+func intern(b []byte) flexString {
+	switch string(b) { // compiled without allocating
+	case "2010-04-01":
+		return "2010-04-01"
+	case "outbound-api":
+		return "outbound-api"
+	case "USD":
+		return "USD"
+	case "queued":
+		return "queued"
+	case "accepted":
+		return "accepted"
+	case "scheduled":
+		return "scheduled"
+	case "sending":
+		return "sending"
+	case "sent":
+		return "sent"
+	case "delivered":
+		return "delivered"
+	case "undelivered":
+		return "undelivered"
+	case "failed":
+		return "failed"
+	case "":
+		return ""
+	}
+	return flexString(b)
 }
 
 // flexInt reads a JSON integer or a string holding one; null and "" read as 0.
@@ -137,27 +183,74 @@ const DateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 type rfc2822 time.Time
 
 func (t *rfc2822) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*t = rfc2822{}
-		return nil
+	if len(b) >= 2 && b[0] == '"' {
+		if v, ok := parseDate(b[1 : len(b)-1]); ok {
+			*t = rfc2822(v)
+			return nil
+		}
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	var s flexString
+	if err := s.UnmarshalJSON(b); err != nil {
 		return err
 	}
 	if s == "" {
 		*t = rfc2822{}
 		return nil
 	}
-	v, err := time.Parse(DateLayout, s)
+	v, err := time.Parse(DateLayout, string(s))
 	if err != nil {
 		var err2 error
-		if v, err2 = time.Parse(time.RFC3339, s); err2 != nil {
+		if v, err2 = time.Parse(time.RFC3339, string(s)); err2 != nil {
 			return err
 		}
 	}
 	*t = rfc2822(v)
 	return nil
+}
+
+var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// parseDate reads the exact shape Twilio sends, "Thu, 24 Aug 2023 05:01:45
+// +0000", without allocating (time.Parse would need a string, and a zone for
+// every offset). It returns the instant in UTC; anything else returns false
+// and is left to time.Parse.
+func parseDate(b []byte) (time.Time, bool) {
+	if len(b) != len(DateLayout) || b[3] != ',' || b[4] != ' ' || b[7] != ' ' || b[11] != ' ' ||
+		b[16] != ' ' || b[19] != ':' || b[22] != ':' || b[25] != ' ' || (b[26] != '+' && b[26] != '-') {
+		return time.Time{}, false
+	}
+	num := func(s []byte) int {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	month := 0
+	for i, m := range months {
+		if string(b[8:11]) == m {
+			month = i + 1
+		}
+	}
+	day, year := num(b[5:7]), num(b[12:16])
+	hh, mm, ss := num(b[17:19]), num(b[20:22]), num(b[23:25])
+	oh, om := num(b[27:29]), num(b[29:31])
+	if month == 0 || day < 1 || day > 31 || year < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+		ss < 0 || ss > 60 || oh < 0 || om < 0 {
+		return time.Time{}, false
+	}
+	offset := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	if b[26] == '-' {
+		offset = -offset
+	}
+	t := time.Date(year, time.Month(month), day, hh, mm, ss, 0, time.UTC)
+	if t.Day() != day { // 31 Feb: time.Date would roll it over, time.Parse refuses it
+		return time.Time{}, false
+	}
+	return t.Add(-offset), true
 }
 
 // CreateMessageParams are the fields of a create request. Empty strings and
@@ -210,14 +303,15 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 	*bp = b
 	bodyPool.Put(bp)
 
-	m := new(Message)
-	if err := c.do(ctx, "POST", c.messagesURL, body, maxBodyBytes, m); err != nil {
+	var w wireMessage
+	if err := c.do(ctx, "POST", c.messagesURL, body, maxBodyBytes, &w); err != nil {
 		return nil, fmt.Errorf("create message: %w", err)
 	}
-	if m.SID == "" {
+	if w.SID == "" {
 		return nil, fmt.Errorf("create message: %w: no sid in the response", ErrMalformedResponse)
 	}
-	return m, nil
+	m := w.message()
+	return &m, nil
 }
 
 // FetchMessage returns the message with the given sid (SM… or MM…). An
@@ -226,11 +320,12 @@ func (c *Client) FetchMessage(ctx context.Context, sid string) (*Message, error)
 	if !isSID(sid, "SM") && !isSID(sid, "MM") {
 		return nil, fmt.Errorf("fetch message %q: %w: not SM or MM followed by 32 hex digits", sid, ErrInvalidParams)
 	}
-	m := new(Message)
-	if err := c.do(ctx, "GET", c.messagesDir+sid+".json", nil, maxBodyBytes, m); err != nil {
+	var w wireMessage
+	if err := c.do(ctx, "GET", c.messagesDir+sid+".json", nil, maxBodyBytes, &w); err != nil {
 		return nil, fmt.Errorf("fetch message %s: %w", sid, err)
 	}
-	return m, nil
+	m := w.message()
+	return &m, nil
 }
 
 // ListMessagesParams filter a list. Zero values are not sent.
@@ -253,8 +348,8 @@ const MaxPageSize = 1000
 // listPage is the list envelope; the rest of its fields are not needed to
 // page through it.
 type listPage struct {
-	Messages    *[]*Message `json:"messages"`
-	NextPageURI flexString  `json:"next_page_uri"`
+	Messages    *[]wireMessage `json:"messages"`
+	NextPageURI flexString     `json:"next_page_uri"`
 }
 
 // ListMessages iterates over the messages matching p, newest first as Twilio
@@ -280,11 +375,9 @@ func (c *Client) ListMessages(ctx context.Context, p *ListMessagesParams) iter.S
 				yield(nil, fmt.Errorf("list messages page %d: %w: no messages array", page, ErrMalformedResponse))
 				return
 			}
-			for _, m := range *lp.Messages {
-				if m == nil {
-					continue
-				}
-				if !yield(m, nil) {
+			for i := range *lp.Messages {
+				m := (*lp.Messages)[i].message()
+				if !yield(&m, nil) {
 					return
 				}
 			}
