@@ -106,9 +106,11 @@ func runParallel(n, goroutines int, op func()) time.Duration {
 // 2 ms like a fast request, then reports the achieved rate over the run
 // after a 1 s warm-up (whose first instant spends the initial burst) as
 // "achieved/configured", and the worst deviation of any 1-second window
-// from the configured rate as "worst-1s-dev-%". The configured rate is the
-// baseline. The issue asks for ±2% over 10 s windows; a 1 s window is the
-// stricter test.
+// from the configured rate as "worst-1s-dev-%" (and of any 2-second window
+// as "worst-2s-dev-%"). The configured rate is the baseline. The
+// issue asks for ±2% over 10 s windows; shorter windows are stricter, and a
+// 1 s window mostly measures scheduler stalls on a loaded machine: a 50 ms
+// stall moves 100 segments from one window into the next.
 func BenchmarkRate(b *testing.B) {
 	const (
 		configured = 2000.0
@@ -163,13 +165,19 @@ func BenchmarkRate(b *testing.B) {
 		return n
 	}
 	achieved := float64(segmentsIn(warmUp, end)) / (end - warmUp).Seconds()
-	worst := 0.0
-	for from := warmUp; from+window <= end; from += 10 * time.Millisecond {
-		got := float64(segmentsIn(from, from+window)) / window.Seconds()
-		worst = max(worst, math.Abs(got-configured)/configured)
+	// worstDev is the largest relative deviation of any window of length w
+	// (sliding in 10 ms steps) after the warm-up.
+	worstDev := func(w time.Duration) float64 {
+		worst := 0.0
+		for from := warmUp; from+w <= end; from += 10 * time.Millisecond {
+			got := float64(segmentsIn(from, from+w)) / w.Seconds()
+			worst = max(worst, math.Abs(got-configured)/configured)
+		}
+		return worst
 	}
 	b.ReportMetric(achieved/configured, "achieved/configured")
-	b.ReportMetric(100*worst, "worst-1s-dev-%")
+	b.ReportMetric(100*worstDev(window), "worst-1s-dev-%")
+	b.ReportMetric(100*worstDev(2*window), "worst-2s-dev-%")
 	b.ReportMetric(float64(segmentsIn(0, window))/configured, "first-1s/configured")
 	b.ReportMetric(achieved, "segments/s")
 }
