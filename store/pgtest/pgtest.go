@@ -72,7 +72,7 @@ type server struct {
 	// cloneOpts is " STRATEGY FILE_COPY" on PostgreSQL 15+, whose default
 	// (WAL_LOG) writes the whole template through the WAL: 3x slower here.
 	cloneOpts string
-	teardown func(context.Context) error
+	teardown  func(context.Context) error
 }
 
 // Main runs the tests and then tears down what pgtest started: the
