@@ -39,6 +39,9 @@ func runSim(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	// Close the simulator as shutdown starts, so stalled requests
+	// (--lose-mode stall) end instead of holding the shutdown.
+	srv.RegisterOnShutdown(sim.Close)
 	fmt.Fprintf(a.stdout, "Twilio simulator listening on http://%s\n\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "export TWILIO_API_URL=http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "export TWILIO_ACCOUNT_SID=%s\n", sim.AccountSID())

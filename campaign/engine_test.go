@@ -1,0 +1,338 @@
+package campaign_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgtest"
+	"github.com/smsblast/smsblast/twilio"
+	"github.com/smsblast/smsblast/twilio/twiliosim"
+)
+
+// bundle is one engine test's world: a fresh database, a simulator, a client.
+type bundle struct {
+	st  *store.Store
+	sim *twiliosim.Server
+	tw  *twilio.Client
+	c   *campaign.Campaign
+}
+
+const validFrom = "+15005550006"
+
+func setup(t *testing.T, simOpts twiliosim.Options) *bundle {
+	t.Helper()
+	st := pgtest.Store(t)
+	simOpts.Seed = 1
+	sim := twiliosim.New(simOpts)
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	tw, err := twilio.New(twilio.Config{
+		AccountSID: sim.AccountSID(), AuthToken: sim.AuthToken(),
+		BaseURL: srv.URL, Timeout: 2 * time.Second, MaxConns: 32,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{st: st, sim: sim, tw: tw}
+}
+
+// newCampaign creates a campaign with recipients +1415555NNNN (n of them,
+// plus extra numbers), body "Hi {{.name}}".
+func (b *bundle) newCampaign(t *testing.T, from string, n int, extra ...string) *campaign.Campaign {
+	t.Helper()
+	ctx := context.Background()
+	c := &campaign.Campaign{
+		Name: "c1", From: from, BodyTemplate: "Hi {{.name}}, code {{.code}}",
+		Rate: 1e6, Concurrency: 16, MaxAttempts: 5,
+	}
+	if err := b.st.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]any
+	for i := range n {
+		rows = append(rows, []any{c.ID, fmt.Sprintf("+1415555%04d", i), map[string]string{"name": fmt.Sprintf("N%d", i), "code": fmt.Sprint(i)}, i + 2})
+	}
+	for i, p := range extra {
+		rows = append(rows, []any{c.ID, p, map[string]string{"name": "X", "code": "x"}, n + i + 2})
+	}
+	// A test fixture: the import path has its own tests.
+	if _, err := b.st.Pool().CopyFrom(ctx, pgx.Identifier{"recipients"},
+		[]string{"campaign_id", "phone", "attrs", "source_line"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	b.c = c
+	return c
+}
+
+func (b *bundle) engine(t *testing.T, cfg campaign.Config) *campaign.Engine {
+	t.Helper()
+	if cfg.Lease == 0 {
+		cfg.Lease = 10 * time.Second
+		cfg.RequestTimeout = 2 * time.Second
+		cfg.LeaseMargin = 500 * time.Millisecond
+	}
+	cfg.ZeroSafetyWindow = cfg.SafetyWindow == 0
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 100 * time.Millisecond
+	}
+	e, err := campaign.NewEngine(b.st, b.tw, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// recipientRow is a recipient as the database has it.
+type recipientRow struct {
+	phone, status, sid string
+	code               int
+}
+
+func (b *bundle) recipients(t *testing.T) map[string]recipientRow {
+	t.Helper()
+	rows, err := b.st.Pool().Query(context.Background(), `
+		SELECT phone, status, coalesce(message_sid, ''), coalesce(error_code, 0)
+		FROM recipients WHERE campaign_id = $1`, b.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]recipientRow{}
+	for rows.Next() {
+		var r recipientRow
+		if err := rows.Scan(&r.phone, &r.status, &r.sid, &r.code); err != nil {
+			t.Fatal(err)
+		}
+		out[r.phone] = r
+	}
+	return out
+}
+
+// assertExactlyOnce checks the simulator against the database: every
+// recipient the database calls sent has exactly one message with its body
+// and sid, and nobody else got one.
+func (b *bundle) assertExactlyOnce(t *testing.T) {
+	t.Helper()
+	byTo := map[string][]twiliosim.Message{}
+	for _, m := range b.sim.Messages() {
+		byTo[m.To] = append(byTo[m.To], m)
+	}
+	for phone, r := range b.recipients(t) {
+		msgs := byTo[phone]
+		switch r.status {
+		case "accepted", "sent", "delivered", "undelivered":
+			if len(msgs) != 1 {
+				t.Errorf("%s: %s with %d messages in Twilio, want exactly 1", phone, r.status, len(msgs))
+				continue
+			}
+			if msgs[0].SID != r.sid {
+				t.Errorf("%s: database sid %s, Twilio's %s", phone, r.sid, msgs[0].SID)
+			}
+		default:
+			if len(msgs) != 0 {
+				t.Errorf("%s: %s (code %d) but Twilio has %d messages", phone, r.status, r.code, len(msgs))
+			}
+		}
+	}
+}
+
+func TestSendAllOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{})
+	b.newCampaign(t, validFrom, 300)
+	sum, err := b.engine(t, campaign.Config{}).Run(context.Background(), context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done || sum.Stats.Accepted != 300 {
+		t.Fatalf("summary %+v, want done with 300 accepted", sum)
+	}
+	b.assertExactlyOnce(t)
+	for _, m := range b.sim.MessagesTo("+14155550007") {
+		if m.Body != "Hi N7, code 7" {
+			t.Errorf("body %q", m.Body)
+		}
+	}
+	// A second run finds the campaign completed.
+	sum, err = b.engine(t, campaign.Config{}).Run(context.Background(), context.Background(), "c1")
+	if err != nil || !sum.AlreadyDone {
+		t.Fatalf("second run: %+v, %v; want already done", sum, err)
+	}
+	var attempts int
+	if err := b.st.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM send_attempts WHERE outcome = 'accepted'`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 300 {
+		t.Errorf("send_attempts: %d accepted rows, want 300", attempts)
+	}
+}
+
+// Faults of every kind, including responses lost after the message was
+// created: the engine reconciles and nobody gets two messages.
+func TestSendThroughFaults(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{
+		Fail5xx: 0.05, Fail429: 0.05, LoseResponse: 0.05, MaxConcurrency: 12,
+	})
+	b.newCampaign(t, validFrom, 400)
+	sum, err := b.engine(t, campaign.Config{}).Run(context.Background(), context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done {
+		t.Fatalf("not done: %+v", sum)
+	}
+	if sum.Stats.InDoubt == 0 || sum.Stats.Found == 0 {
+		t.Errorf("stats %+v: expected lost responses to be found by reconciliation", sum.Stats)
+	}
+	b.assertExactlyOnce(t)
+	for phone, r := range b.recipients(t) {
+		if r.status != "accepted" && r.status != "sent" && r.status != "delivered" {
+			t.Errorf("%s: %s, want accepted", phone, r.status)
+		}
+	}
+}
+
+func TestSendPermanentErrorsAndOptOuts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{})
+	b.newCampaign(t, validFrom, 20, "+15005550001", "+15005550002", "+15005550003", "+15005550004", "+15005550009", "+14155559999")
+	ctx := context.Background()
+	if _, err := b.st.Pool().Exec(ctx, `INSERT INTO opt_outs (phone) VALUES ('+14155559999')`); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done {
+		t.Fatalf("not done: %+v", sum)
+	}
+	got := b.recipients(t)
+	want := map[string]recipientRow{
+		"+15005550001": {status: "failed", code: 21211},
+		"+15005550002": {status: "failed", code: 21612},
+		"+15005550003": {status: "failed", code: 21408},
+		"+15005550004": {status: "skipped", code: 21610},
+		"+15005550009": {status: "failed", code: 21614},
+		"+14155559999": {status: "skipped"},
+	}
+	for phone, w := range want {
+		if g := got[phone]; g.status != w.status || g.code != w.code {
+			t.Errorf("%s: %s/%d, want %s/%d", phone, g.status, g.code, w.status, w.code)
+		}
+	}
+	var optedOut bool
+	if err := b.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = '+15005550004')`).Scan(&optedOut); err != nil || !optedOut {
+		t.Errorf("21610 recipient not added to opt_outs (%v)", err)
+	}
+	b.assertExactlyOnce(t)
+}
+
+// A bad sender pauses the campaign after at most one round of requests, and
+// the Twilio error comes back to the caller.
+func TestSendCampaignFatalPauses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{})
+	b.newCampaign(t, "+15005550001", 500) // From → 21212
+	ctx := context.Background()
+	_, err := b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1")
+	var te *twilio.Error
+	if !errors.As(err, &te) || te.Code != 21212 {
+		t.Fatalf("err %v, want Twilio 21212", err)
+	}
+	c, err := b.st.CampaignByName(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != campaign.StatusPaused {
+		t.Errorf("campaign %s, want paused", c.Status)
+	}
+	counts := map[string]int{}
+	for _, r := range b.recipients(t) {
+		counts[r.status]++
+	}
+	if counts["pending"] != 500 {
+		t.Errorf("recipients %v: all should be pending again, none burned", counts)
+	}
+}
+
+// A hard stop mid-send (requests aborted, outcomes unrecorded) followed by a
+// resume: rows left in doubt are reconciled, nobody is texted twice.
+func TestResumeAfterHardStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{Latency: 20 * time.Millisecond, Jitter: 20 * time.Millisecond})
+	b.newCampaign(t, validFrom, 300)
+	soft, stopSoft := context.WithCancel(context.Background())
+	hard, stopHard := context.WithCancel(context.Background())
+	go func() {
+		for len(b.sim.Messages()) < 60 {
+			time.Sleep(time.Millisecond)
+		}
+		stopSoft()
+		stopHard()
+	}()
+	sum, err := b.engine(t, campaign.Config{Concurrency: 16}).Run(soft, hard, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done {
+		t.Fatal("first run should have been interrupted")
+	}
+	// Another process (another worker id, same host, "dead" pid) resumes.
+	sum, err = b.engine(t, campaign.Config{PID: 1}).Run(context.Background(), context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done {
+		t.Fatalf("resume did not finish: %+v", sum)
+	}
+	b.assertExactlyOnce(t)
+	if n := len(b.sim.Messages()); n != 300 {
+		t.Errorf("Twilio has %d messages, want 300", n)
+	}
+}
+
+// A user pauses the campaign from another shell: the sender stops within
+// seconds and a later send finishes the job.
+func TestPauseFromElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{})
+	c := b.newCampaign(t, validFrom, 200)
+	ctx := context.Background()
+	if err := b.st.UpdateSending(ctx, c.ID, 50, 4); err != nil { // slow enough to pause midway
+		t.Fatal(err)
+	}
+	go func() {
+		for len(b.sim.Messages()) < 20 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if _, err := b.st.SetStatus(ctx, "c1", campaign.StatusPaused, "test"); err != nil {
+			t.Error(err)
+		}
+	}()
+	sum, err := b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Paused || sum.Done {
+		t.Fatalf("summary %+v, want paused", sum)
+	}
+	if err := b.st.UpdateSending(ctx, c.ID, 1e6, 16); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1")
+	if err != nil || !sum.Done {
+		t.Fatalf("resume: %+v, %v", sum, err)
+	}
+	b.assertExactlyOnce(t)
+}

@@ -1,0 +1,165 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgtest"
+)
+
+// sendFixture is a campaign with n pending recipients.
+func sendFixture(t *testing.T, n int) (*store.Store, *campaign.Campaign) {
+	t.Helper()
+	st := pgtest.Store(t)
+	ctx := context.Background()
+	c := &campaign.Campaign{Name: "fence", From: "+15005550006", BodyTemplate: "hi"}
+	if err := st.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{c.ID, fmt.Sprintf("+1415555%04d", i), map[string]string{}}
+	}
+	if _, err := st.Pool().CopyFrom(ctx, pgx.Identifier{"recipients"},
+		[]string{"campaign_id", "phone", "attrs"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	return st, c
+}
+
+// Invariant 3: once another worker took a row over, the first worker's
+// outcome is not written, and the second's is.
+func TestRecordIsFenced(t *testing.T) {
+	t.Parallel()
+	st, c := sendFixture(t, 3)
+	ctx := context.Background()
+	claims, _, err := st.Claim(ctx, c.ID, "A", 10, time.Minute)
+	if err != nil || len(claims) != 3 {
+		t.Fatalf("claim: %d rows, %v", len(claims), err)
+	}
+	if claims[0].Attempt != 1 {
+		t.Fatalf("attempt %d, want 1", claims[0].Attempt)
+	}
+	// A dies; its leases are ended; B takes the rows for reconciliation.
+	if _, err := st.ExpireLeases(ctx, c.ID, []string{"A"}); err != nil {
+		t.Fatal(err)
+	}
+	// A can no longer renew them.
+	kept, err := st.RenewLeases(ctx, "A", []int64{claims[0].RecipientID}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 {
+		t.Fatalf("renew before takeover kept %v", kept)
+	}
+	if _, err := st.ExpireLeases(ctx, c.ID, []string{"A"}); err != nil {
+		t.Fatal(err)
+	}
+	doubt, err := st.ClaimInDoubt(ctx, c.ID, "B", 10, time.Minute)
+	if err != nil || len(doubt) != 3 {
+		t.Fatalf("claim in doubt: %d rows, %v", len(doubt), err)
+	}
+	if doubt[0].InDoubtSince.IsZero() {
+		t.Error("in_doubt_since not set")
+	}
+	kept, err = st.RenewLeases(ctx, "A", []int64{claims[0].RecipientID}, time.Minute)
+	if err != nil || len(kept) != 0 {
+		t.Fatalf("A renewed a row B holds: %v, %v", kept, err)
+	}
+	id := claims[0].RecipientID
+	late := campaign.Outcome{RecipientID: id, Attempt: 1, Status: campaign.Failed, ErrorCode: 21211}
+	if n, err := st.Record(ctx, c.ID, "A", []campaign.Outcome{late}); err != nil || n != 0 {
+		t.Fatalf("A's late write applied %d rows (%v), want 0", n, err)
+	}
+	found := campaign.Outcome{RecipientID: id, Attempt: 1, Status: campaign.Accepted, MessageSID: "SM0123",
+		TwilioStatus: "queued", Audit: &campaign.Audit{StartedAt: time.Now(), Result: "found"}}
+	if n, err := st.Record(ctx, c.ID, "B", []campaign.Outcome{found}); err != nil || n != 1 {
+		t.Fatalf("B's write applied %d rows (%v), want 1", n, err)
+	}
+	var status, sid string
+	if err := st.Pool().QueryRow(ctx, `SELECT status, message_sid FROM recipients WHERE id = $1`, id).Scan(&status, &sid); err != nil {
+		t.Fatal(err)
+	}
+	if status != "accepted" || sid != "SM0123" {
+		t.Errorf("row is %s/%s, want accepted/SM0123", status, sid)
+	}
+}
+
+// SKIP LOCKED: concurrent claimers get disjoint rows, and every row once.
+func TestClaimsAreDisjoint(t *testing.T) {
+	t.Parallel()
+	st, c := sendFixture(t, 500)
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	var wg sync.WaitGroup
+	for w := range 5 {
+		wg.Go(func() {
+			worker := fmt.Sprint("W", w)
+			for {
+				claims, _, err := st.Claim(ctx, c.ID, worker, 17, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(claims) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, cl := range claims {
+					if other, dup := seen[cl.RecipientID]; dup {
+						t.Errorf("recipient %d claimed by %s and %s", cl.RecipientID, other, worker)
+					}
+					seen[cl.RecipientID] = worker
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 500 {
+		t.Errorf("%d rows claimed, want 500", len(seen))
+	}
+}
+
+// Opted-out numbers are skipped at claim; unclaimed rows get their attempt
+// back and a retry delay.
+func TestClaimSkipsOptOutsAndUnclaimGivesBack(t *testing.T) {
+	t.Parallel()
+	st, c := sendFixture(t, 4)
+	ctx := context.Background()
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO opt_outs (phone) VALUES ('+14155550002')`); err != nil {
+		t.Fatal(err)
+	}
+	claims, skipped, err := st.Claim(ctx, c.ID, "A", 10, time.Minute)
+	if err != nil || len(claims) != 3 || skipped != 1 {
+		t.Fatalf("claim: %d rows, %d skipped, %v", len(claims), skipped, err)
+	}
+	sort.Slice(claims, func(i, j int) bool { return claims[i].RecipientID < claims[j].RecipientID })
+	back := campaign.Outcome{RecipientID: claims[0].RecipientID, Attempt: 1, Status: campaign.Pending,
+		Unclaim: true, RetryIn: time.Hour}
+	if n, err := st.Record(ctx, c.ID, "A", []campaign.Outcome{back}); err != nil || n != 1 {
+		t.Fatalf("unclaim: %d, %v", n, err)
+	}
+	var attempts int
+	var due time.Time
+	if err := st.Pool().QueryRow(ctx, `SELECT attempts, next_attempt_at FROM recipients WHERE id = $1`,
+		claims[0].RecipientID).Scan(&attempts, &due); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 0 || time.Until(due) < 50*time.Minute {
+		t.Errorf("after unclaim: attempts %d, due in %v; want 0 and about an hour", attempts, time.Until(due))
+	}
+	rem, err := st.Remaining(ctx, c.ID)
+	if err != nil || rem.Pending != 1 || rem.Sending != 2 {
+		t.Errorf("remaining %+v, %v; want 1 pending, 2 sending", rem, err)
+	}
+}
