@@ -751,3 +751,19 @@ func TestParseDateMatchesTimeParse(t *testing.T) {
 		}
 	}
 }
+
+func TestListMessagesRefusesALoop(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		writeJSON(w, 200, `{"messages":[],"next_page_uri":"/2010-04-01/Accounts/`+testAccount+`/Messages.json?Page=1"}`)
+	}), nil)
+	var err error
+	for _, e := range c.ListMessages(t.Context(), nil) {
+		err = e
+	}
+	if !errors.Is(err, ErrMalformedResponse) || hits.Load() != 2 {
+		t.Errorf("err = %v after %d pages, want ErrMalformedResponse after 2", err, hits.Load())
+	}
+}

@@ -7,8 +7,27 @@
 // needs things the SDK does not give: a configurable base URL (for the
 // simulator in twilio/twiliosim), one keep-alive pool sized to the engine's
 // concurrency, and a classifier that tells "nothing was sent, retry" from
-// "it may have been sent, reconcile first" (see [Classify]). The wire facts it
-// relies on are collected in shared/twilio.md.
+// "it may have been sent, reconcile first". The wire facts it relies on are
+// collected in shared/twilio.md.
 //
-// A [Client] is safe for concurrent use; so are the package's functions.
+// # Outcomes
+//
+// Twilio has no idempotency key for creating messages, so the one question
+// that matters after a failed send is whether the message may exist. [Classify]
+// answers it for any error [Client.CreateMessage] returns:
+//
+//   - [OutcomeRetryable]: it cannot exist (429/20429, 21611, or a transport
+//     failure before any of the request left); retry after back-off,
+//     honouring [RetryAfterOf].
+//   - [OutcomeInDoubt]: it may exist (5xx, a timeout or reset after the
+//     request was written, an unreadable 2xx); look for it with
+//     [Client.ListMessages] before sending again.
+//   - [OutcomeRecipientFailed], [OutcomeOptedOut]: this recipient is done.
+//   - [OutcomeCampaignFatal]: every send would fail alike; pause.
+//
+// [Describe] and [Codes] expose the table of Twilio error codes behind it,
+// delivery (30xxx) codes included.
+//
+// A [Client] is safe for concurrent use and meant to be shared; so are the
+// package's functions.
 package twilio

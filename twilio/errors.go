@@ -67,12 +67,14 @@ func (e *Error) Error() string {
 // Twilio cannot have acted on it and a retry is safe; if so, it may have
 // created the message and only reconciliation can tell.
 type TransportError struct {
-	Method  string
+	Method  string // GET or POST
 	Path    string // the API path, e.g. /2010-04-01/Accounts/AC…/Messages.json
-	Written bool
-	Err     error
+	Written bool   // whether any of the request may have reached the server
+	Err     error  // the transport's error, without net/http's *url.Error layer
 }
 
+// Error says which call failed and whether the request may have been sent;
+// it never includes credentials (they travel only in a header).
 func (e *TransportError) Error() string {
 	state := "request not sent"
 	if e.Written {
@@ -81,6 +83,8 @@ func (e *TransportError) Error() string {
 	return "twilio: " + e.Method + " " + e.Path + ": " + state + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying failure, so errors.Is(err, context.Canceled)
+// and friends work through it.
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // Timeout reports whether the failure was a timeout (ours or the caller's deadline).

@@ -381,9 +381,15 @@ func (c *Client) ListMessages(ctx context.Context, p *ListMessagesParams) iter.S
 					return
 				}
 			}
+			prev := next
 			var err error
 			if next, err = c.resolvePageURI(string(lp.NextPageURI)); err != nil {
 				yield(nil, fmt.Errorf("list messages page %d: %w", page, err))
+				return
+			}
+			if next == prev {
+				// A server that names the same page again would loop forever.
+				yield(nil, fmt.Errorf("list messages page %d: %w: next_page_uri repeats the current page", page, ErrMalformedResponse))
 				return
 			}
 		}
