@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+// BeginImport starts an import's transaction on campaignID
+// (campaign.ImportStore).
+func (s *Store) BeginImport(ctx context.Context, campaignID int64) (campaign.ImportTx, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin import into campaign %d: %w", campaignID, err)
+	}
+	return &importTx{tx: tx, campaignID: campaignID}, nil
+}
+
+// importTx is one import's transaction. Not safe for concurrent use.
+type importTx struct {
+	tx         pgx.Tx
+	campaignID int64
+}
+
+// ExistingPhones reads the campaign's phones for in-memory deduplication.
+func (t *importTx) ExistingPhones(ctx context.Context, fn func(string) error) error {
+	// An index-only scan of the UNIQUE (campaign_id, phone) index.
+	return t.each(ctx, "read the campaign's phones", fn,
+		`SELECT phone FROM recipients WHERE campaign_id = $1`, t.campaignID)
+}
+
+// OptedOutPhones reads opt_outs, to count opted-out recipients.
+func (t *importTx) OptedOutPhones(ctx context.Context, fn func(string) error) error {
+	return t.each(ctx, "read opt-outs", fn, `SELECT phone FROM opt_outs`)
+}
+
+func (t *importTx) each(ctx context.Context, what string, fn func(string) error, sql string, args ...any) error {
+	rows, err := t.tx.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var phone string
+	for rows.Next() {
+		if err := rows.Scan(&phone); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(phone); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// recipientCopyColumns are what an import sets; the rest take their defaults
+// (status pending, due now).
+var recipientCopyColumns = []string{"campaign_id", "phone", "attrs", "source_line", "segments"}
+
+// copySource adapts a campaign.ImportRowSource to pgx's CopyFromSource,
+// reusing one values slice: pgx encodes each row before asking for the next.
+type copySource struct {
+	src        campaign.ImportRowSource
+	campaignID int64
+	vals       []any
+}
+
+func (c *copySource) Next() bool { return c.src.Next() }
+func (c *copySource) Err() error { return c.src.Err() }
+func (c *copySource) Values() ([]any, error) {
+	r := c.src.Row()
+	c.vals[0], c.vals[1], c.vals[2], c.vals[3], c.vals[4] = c.campaignID, r.Phone, r.Attrs, int32(r.Line), int32(r.Segments)
+	return c.vals, nil
+}
+
+// CopyRecipients streams the rows into recipients with COPY.
+func (t *importTx) CopyRecipients(ctx context.Context, src campaign.ImportRowSource, staged bool) (int64, error) {
+	cs := &copySource{src: src, campaignID: t.campaignID, vals: make([]any, len(recipientCopyColumns))}
+	if !staged {
+		// Straight into the table: the fastest load there is. The
+		// importer already removed phones the campaign had when the
+		// transaction began, so a unique violation means another import
+		// committed the same phones since: the caller retries staged.
+		n, err := t.tx.CopyFrom(ctx, pgx.Identifier{"recipients"}, recipientCopyColumns, cs)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return 0, fmt.Errorf("copy recipients into campaign %d: %w", t.campaignID, campaign.ErrConcurrentImport)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("copy recipients into campaign %d: %w", t.campaignID, err)
+		}
+		return n, nil
+	}
+	// Staged: COPY into a temporary table, then insert what is not there
+	// yet. ON CONFLICT DO NOTHING waits for, then skips, rows a concurrent
+	// import inserted, so two imports racing on one campaign both finish.
+	if _, err := t.tx.Exec(ctx, `CREATE TEMP TABLE import_stage
+		(campaign_id bigint, phone text, attrs jsonb, source_line integer, segments integer) ON COMMIT DROP`); err != nil {
+		return 0, fmt.Errorf("create staging table: %w", err)
+	}
+	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, recipientCopyColumns, cs); err != nil {
+		return 0, fmt.Errorf("copy recipients into staging table: %w", err)
+	}
+	tag, err := t.tx.Exec(ctx, `
+		INSERT INTO recipients (campaign_id, phone, attrs, source_line, segments)
+		SELECT campaign_id, phone, attrs, source_line, segments FROM import_stage ORDER BY source_line
+		ON CONFLICT (campaign_id, phone) DO NOTHING`)
+	if err != nil {
+		return 0, fmt.Errorf("insert staged recipients into campaign %d: %w", t.campaignID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// InsertRejects records rejected rows.
+func (t *importTx) InsertRejects(ctx context.Context, source string, rejects []campaign.ImportReject) error {
+	lines := make([]int32, len(rejects))
+	raws := make([]string, len(rejects))
+	reasons := make([]string, len(rejects))
+	for i, r := range rejects {
+		lines[i], raws[i], reasons[i] = int32(r.Line), r.Raw, r.Reason
+	}
+	// One statement per few thousand rows through unnest; the conflict is
+	// on import_rejects_once_idx (campaign_id, source_line, md5(raw)), so a
+	// re-imported file records nothing new.
+	_, err := t.tx.Exec(ctx, `
+		INSERT INTO import_rejects (campaign_id, source, source_line, raw, reason)
+		SELECT $1, $2, r.line, r.raw, r.reason
+		FROM unnest($3::integer[], $4::text[], $5::text[]) AS r(line, raw, reason)
+		ON CONFLICT DO NOTHING`,
+		t.campaignID, source, lines, raws, reasons)
+	if err != nil {
+		return fmt.Errorf("record rejected rows of campaign %d: %w", t.campaignID, err)
+	}
+	return nil
+}
+
+// Commit writes the imports row and commits the transaction.
+func (t *importTx) Commit(ctx context.Context, rec campaign.ImportRecord) (int64, error) {
+	var id int64
+	err := t.tx.QueryRow(ctx, `
+		INSERT INTO imports (campaign_id, source, rows_read, imported, duplicates, rejected, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+		RETURNING id`,
+		t.campaignID, rec.Source, rec.RowsRead, rec.Imported, rec.Duplicates, rec.Rejected, rec.StartedAt).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record import into campaign %d: %w", t.campaignID, err)
+	}
+	if err := t.tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit import into campaign %d: %w", t.campaignID, err)
+	}
+	return id, nil
+}
+
+// Rollback abandons the import.
+func (t *importTx) Rollback(ctx context.Context) error {
+	err := t.tx.Rollback(ctx)
+	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("roll back import into campaign %d: %w", t.campaignID, err)
+	}
+	return nil
+}
+var _ campaign.ImportStore = (*Store)(nil)
