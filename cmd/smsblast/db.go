@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/smsblast/smsblast/store"
+)
+
+func init() {
+	register(&command{
+		name:    "db",
+		args:    "url | sql SQL | stop",
+		summary: "the database: print its connection string, run SQL and print a table, stop the embedded server",
+		examples: `  psql "$(smsblast db url)"
+  smsblast db sql "SELECT name, status FROM campaigns"
+  smsblast db sql --json "SELECT * FROM campaign_stats"
+  echo "SELECT count(*) FROM recipients" | smsblast db sql -
+  smsblast db stop`,
+		run: runDB,
+	})
+}
+
+var dbSubcommands = []string{"url", "sql", "stop"}
+
+func runDB(ctx context.Context, a *app, args []string) error {
+	fs := a.flags(commands["db"])
+	fs.dbFlag()
+	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects")
+	pos, err := a.parse(fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	switch sub := pos[0]; sub {
+	case "url":
+		if len(pos) != 1 {
+			return usagef("usage: smsblast db url")
+		}
+		return a.printDatabaseURL(ctx, fs)
+	case "stop":
+		if len(pos) != 1 {
+			return usagef("usage: smsblast db stop")
+		}
+		return a.stopEmbedded(ctx)
+	case "sql":
+		if len(pos) != 2 {
+			return usagef(`usage: smsblast db sql "SELECT …" (or - to read it from standard input)`)
+		}
+		query := pos[1]
+		if query == "-" {
+			b, err := io.ReadAll(a.stdin)
+			if err != nil {
+				return fmt.Errorf("read SQL from standard input: %w", err)
+			}
+			query = string(b)
+		}
+		if strings.TrimSpace(query) == "" {
+			return usagef("db sql: the SQL is empty")
+		}
+		return a.runSQL(ctx, fs, query, *asJSON)
+	default:
+		msg := fmt.Sprintf("db: unknown subcommand %q: use url, sql or stop", sub)
+		if s := nearest(sub, dbSubcommands); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return usagef("%s", msg)
+	}
+}
+
+// printDatabaseURL prints --db or DATABASE_URL as given, without
+// connecting (scripts want the string even when the server is down). The
+// embedded server is started and migrated, so that the first thing a user
+// sees in psql is smsblast's tables rather than an empty database.
+func (a *app) printDatabaseURL(ctx context.Context, fs *flagSet) error {
+	if (fs.db != nil && *fs.db != "") || a.getenv("DATABASE_URL") != "" {
+		url, err := a.databaseURL(ctx, fs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, url)
+		return nil
+	}
+	url, err := a.databaseURL(ctx, fs)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, url, store.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	st.Close()
+	fmt.Fprintln(a.stdout, url)
+	return nil
+}
+
+// stopEmbedded stops the embedded server whatever DATABASE_URL says: that
+// server is the only one smsblast starts, so it is the only one it stops.
+func (a *app) stopEmbedded(ctx context.Context) error {
+	e, err := a.embedded()
+	if err != nil {
+		return err
+	}
+	if !e.Running() {
+		fmt.Fprintf(a.stdout, "embedded PostgreSQL in %s is not running\n", e.Home)
+		return nil
+	}
+	if err := e.Stop(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "stopped embedded PostgreSQL in %s\n", e.Home)
+	return nil
+}
+
+// runSQL runs the user's SQL through the simple query protocol, so a
+// string may hold several statements and every result comes back as text,
+// exactly as psql would show it.
+func (a *app) runSQL(ctx context.Context, fs *flagSet, query string, asJSON bool) error {
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	conn, err := st.Pool().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer conn.Release()
+	results, err := conn.Conn().PgConn().Exec(ctx, query).ReadAll()
+	if err != nil {
+		return fmt.Errorf("run SQL: %w", err)
+	}
+	if asJSON {
+		return printResultJSON(a.stdout, results)
+	}
+	printResultTables(a.stdout, results)
+	return nil
+}
+
+// printResultTables prints each statement's rows as an aligned table, or
+// its command tag ("INSERT 0 3") when it returns none.
+func printResultTables(w io.Writer, results []*pgconn.Result) {
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if len(r.FieldDescriptions) == 0 {
+			fmt.Fprintln(w, r.CommandTag.String())
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		var header, rule []string
+		for _, f := range r.FieldDescriptions {
+			header = append(header, f.Name)
+			rule = append(rule, strings.Repeat("-", max(len(f.Name), 1)))
+		}
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		fmt.Fprintln(tw, strings.Join(rule, "\t"))
+		for _, row := range r.Rows {
+			cells := make([]string, len(row))
+			for j, v := range row {
+				cells[j] = tableCell(v)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		tw.Flush()
+		if n := len(r.Rows); n == 1 {
+			fmt.Fprintln(w, "(1 row)")
+		} else {
+			fmt.Fprintf(w, "(%d rows)\n", n)
+		}
+	}
+}
+
+// tableCell shows NULL as NULL (an empty cell would read as ”), and escapes
+// the characters that would break the table's lines and columns.
+func tableCell(v []byte) string {
+	if v == nil {
+		return "NULL"
+	}
+	return strings.NewReplacer("\\", `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(string(v))
+}
+
+// printResultJSON prints the rows of the last statement that returned rows
+// as an array of objects, keys in column order. Numbers, booleans and json
+// columns keep their JSON type; everything else is a string as Postgres
+// prints it (timestamps in ISO 8601).
+func printResultJSON(w io.Writer, results []*pgconn.Result) error {
+	var last *pgconn.Result
+	for _, r := range results {
+		if len(r.FieldDescriptions) > 0 {
+			last = r
+		}
+	}
+	rows := []json.RawMessage{}
+	if last != nil {
+		for _, row := range last.Rows {
+			obj, err := rowJSON(last.FieldDescriptions, row)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, obj)
+		}
+	}
+	writeJSON(w, rows)
+	return nil
+}
+
+func rowJSON(fields []pgconn.FieldDescription, row [][]byte) (json.RawMessage, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(f.Name)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(jsonValue(f.DataTypeOID, row[i]))
+	}
+	b.WriteByte('}')
+	if !json.Valid(b.Bytes()) {
+		return nil, fmt.Errorf("print row as JSON: invalid JSON %s", b.Bytes())
+	}
+	return b.Bytes(), nil
+}
+
+// jsonValue converts one text-format value.
+func jsonValue(oid uint32, v []byte) []byte {
+	if v == nil {
+		return []byte("null")
+	}
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID,
+		pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+		// NaN and Infinity are not JSON numbers: keep them as strings.
+		if _, err := strconv.ParseFloat(string(v), 64); err == nil && json.Valid(v) {
+			return v
+		}
+	case pgtype.BoolOID:
+		if string(v) == "t" {
+			return []byte("true")
+		}
+		return []byte("false")
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		if json.Valid(v) {
+			return v
+		}
+	}
+	s, _ := json.Marshal(string(v))
+	return s
+}
