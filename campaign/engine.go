@@ -45,7 +45,9 @@ package campaign
 //     scan, and any number of restarts converge.
 //
 // At most Concurrency requests are in flight per worker, so at most that many
-// recipients per worker can be in doubt at any moment.
+// recipients per worker can be in doubt while it runs. A worker killed outright
+// also leaves its claimed but unsent rows looking in doubt; claims are kept
+// small (a quarter second of sending) so that this costs a few list lookups.
 //
 // A worker on the same host as a dead worker (its pid is gone) ends the dead
 // worker's leases at once instead of waiting for them to run out: a dead
@@ -117,8 +119,8 @@ type Config struct {
 	// ClockSkew is how much earlier than its claim a message may be dated by
 	// Twilio's clock and still match. Default 1m.
 	ClockSkew time.Duration
-	// BatchSize is how many recipients one claim takes. Default: about two
-	// seconds of sending at the rate, between Concurrency and 1000.
+	// BatchSize is how many recipients one claim takes. Default: a quarter
+	// second of sending at the rate, between Concurrency and 500.
 	BatchSize int
 	// MaxBackoff caps the delay before a retry. Default 5m.
 	MaxBackoff time.Duration
@@ -311,9 +313,11 @@ func (e *Engine) newRun(c *Campaign, tmpl *Template) (*run, error) {
 	if e.cfg.Concurrency > 0 {
 		conc = e.cfg.Concurrency
 	}
+	// Small batches keep few rows claimed but unsent: after a crash those
+	// look in doubt like the ones in flight and must be reconciled.
 	batch := e.cfg.BatchSize
 	if batch <= 0 {
-		batch = int(math.Min(1000, math.Max(float64(conc), 2*rate)))
+		batch = int(math.Min(500, math.Max(float64(conc), rate/4)))
 	}
 	lim, err := limiter.New(limiter.Config{Rate: rate, Concurrency: conc})
 	if err != nil {
@@ -395,7 +399,7 @@ func (r *run) claimer() {
 	log := r.e.log
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	for r.soft.Err() == nil {
-		if r.inQueue.Load() > int64(r.batch) {
+		if r.inQueue.Load() > int64(r.batch/2) {
 			sleepCtx(r.soft, 5*time.Millisecond)
 			continue
 		}
