@@ -44,13 +44,18 @@ func findServer(ctx context.Context, logf func(string, ...any)) (*server, error)
 
 	s, localErr := startLocal(ctx)
 	if localErr == nil {
-		logf("pgtest: using a throw-away cluster from the local PostgreSQL binaries (Docker: %v)", dockerErr)
+		logf("pgtest: using a throw-away cluster from the local PostgreSQL binaries (Docker daemon: %v)", dockerErr)
 		return s, nil
 	}
-	return nil, fmt.Errorf("no PostgreSQL for the tests. Provide one of:\n"+
-		"  - %s=postgres://user:pass@host/db, a server where that user may CREATE DATABASE;\n"+
+	local := fmt.Sprintf("could not start them: %v", localErr)
+	if errors.Is(localErr, store.ErrNoServerBinaries) {
+		local = "none found; Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16"
+	}
+	return nil, fmt.Errorf("no PostgreSQL for the tests; provide one of:\n"+
+		"  - %s=postgres://user:pass@host:5432/postgres, a server where that user may CREATE DATABASE;\n"+
 		"  - a running Docker daemon (%v);\n"+
-		"  - the PostgreSQL server binaries (%v)", EnvURL, dockerErr, localErr)
+		"  - the PostgreSQL server binaries initdb and pg_ctl, on PATH or under /usr/lib/postgresql/*/bin (%s)",
+		EnvURL, dockerErr, local)
 }
 
 // dockerAvailable reports, within two seconds and without testcontainers'
@@ -66,11 +71,11 @@ func dockerAvailable(ctx context.Context) (err error) {
 	}()
 	c, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return fmt.Errorf("no daemon: %w", err)
+		return fmt.Errorf("none found: %w", err)
 	}
 	defer c.Close()
 	if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("no daemon answers: %w", err)
+		return fmt.Errorf("none answers: %w", err)
 	}
 	return nil
 }
