@@ -166,4 +166,5 @@ func (t *importTx) Rollback(ctx context.Context) error {
 	}
 	return nil
 }
+
 var _ campaign.ImportStore = (*Store)(nil)
