@@ -379,6 +379,11 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 			SELECT p, 'Twilio error 21610: the recipient replied STOP', 'twilio' FROM unnest($1::text[]) AS p
 			ON CONFLICT (phone) DO NOTHING`, optOuts)
 	}
+	// Status callbacks that arrived before this batch wrote their message
+	// sids (the race with `smsblast serve`) are waiting in message_events
+	// unapplied: apply them now, in the same transaction. See
+	// applyPendingEventsSQL in delivery.go. (Added for issue 5.)
+	b.Queue(applyPendingEventsSQL, sids)
 	// A batch runs as one implicit transaction: all of it or none.
 	br := s.pool.SendBatch(ctx, b)
 	tag, err := br.Exec()

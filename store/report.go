@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+// The read side of delivery results: `smsblast report` and the metrics of
+// `smsblast serve`. Every statement reads the documented views where one
+// exists, so the report shows exactly what a user's SQL would.
+
+// ResultAttrKeys lists the attrs keys used by a campaign's recipients, sorted:
+// the CSV report's extra columns. One pass over the campaign's rows.
+func (s *Store) ResultAttrKeys(ctx context.Context, campaignID int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT k FROM recipients, jsonb_object_keys(attrs) AS k
+		WHERE campaign_id = $1 ORDER BY k`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("list attribute columns of campaign %d: %w", campaignID, err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list attribute columns of campaign %d: %w", campaignID, err)
+	}
+	return keys, nil
+}
+
+// Results calls fn with each recipient_results row of the campaign whose
+// status is in statuses (all when empty), in import order. Rows are decoded
+// one at a time as they arrive from the server, so a million-row report runs
+// in constant memory; fn must not keep r, which is reused. An error from fn
+// stops the walk and is returned as is.
+func (s *Store) Results(ctx context.Context, campaignID int64, statuses []campaign.RecipientStatus, fn func(r *campaign.Result) error) error {
+	var filter []string
+	for _, st := range statuses {
+		filter = append(filter, string(st))
+	}
+	// recipients_campaign_status_idx serves the filter; ORDER BY recipient_id
+	// keeps the file in the order the CSV was imported.
+	rows, err := s.pool.Query(ctx, `
+		SELECT recipient_id, campaign, phone, attrs, coalesce(source_line, 0), status,
+		       coalesce(twilio_status, ''), coalesce(error_code, 0), coalesce(error_description, ''),
+		       coalesce(message_sid, ''), attempts, coalesce(segments, 0), sent_at, delivered_at,
+		       updated_at, opted_out_at
+		FROM recipient_results
+		WHERE campaign_id = $1 AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+		ORDER BY recipient_id`, campaignID, filter)
+	if err != nil {
+		return fmt.Errorf("read results of campaign %d: %w", campaignID, err)
+	}
+	defer rows.Close()
+	var r campaign.Result
+	var attrs []byte
+	for rows.Next() {
+		r = campaign.Result{}
+		if err := rows.Scan(&r.RecipientID, &r.Campaign, &r.Phone, &attrs, &r.SourceLine, &r.Status,
+			&r.TwilioStatus, &r.ErrorCode, &r.ErrorDescription, &r.MessageSID, &r.Attempts, &r.Segments,
+			&r.SentAt, &r.DeliveredAt, &r.UpdatedAt, &r.OptedOutAt); err != nil {
+			return fmt.Errorf("read results of campaign %d: %w", campaignID, err)
+		}
+		if err := json.Unmarshal(attrs, &r.Attrs); err != nil {
+			return fmt.Errorf("read results of campaign %d: decode attrs of recipient %d: %w", campaignID, r.RecipientID, err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read results of campaign %d: %w", campaignID, err)
+	}
+	return nil
+}
+
+// DeliveryStats reads campaign_stats for every campaign. It counts every
+// recipient (through recipients_campaign_status_idx), so callers that poll
+// it — the metrics collector — cache the answer.
+func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.campaign_id, s.name, s.campaign_status, s.total, s.pending, s.sending, s.accepted,
+		       s.sent, s.delivered, s.undelivered, s.failed, s.skipped,
+		       coalesce(s.delivery_rate, -1)::float8, coalesce(s.avg_rate, 0)::float8, c.rate
+		FROM campaign_stats s JOIN campaigns c ON c.id = s.campaign_id
+		ORDER BY s.campaign_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read campaign stats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.DeliveryStats, error) {
+		var d campaign.DeliveryStats
+		var n [8]int64
+		err := r.Scan(&d.CampaignID, &d.Name, &d.Status, &d.Total, &n[0], &n[1], &n[2], &n[3], &n[4],
+			&n[5], &n[6], &n[7], &d.DeliveryRate, &d.AverageRate, &d.Rate)
+		d.Counts = make(map[campaign.RecipientStatus]int64, len(n))
+		for i, st := range campaign.RecipientStatuses() {
+			d.Counts[st] = n[i]
+		}
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read campaign stats: %w", err)
+	}
+	return out, nil
+}
+
+// SendCounts counts send attempts by campaign, outcome and error code: the
+// audit trail as a counter. A full pass over send_attempts; cache it.
+func (s *Store) SendCounts(ctx context.Context) ([]campaign.SendCount, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.name, a.outcome, coalesce(a.error_code, 0), count(*)
+		FROM send_attempts a JOIN campaigns c ON c.id = a.campaign_id
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+	if err != nil {
+		return nil, fmt.Errorf("count send attempts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.SendCount, error) {
+		var c campaign.SendCount
+		err := r.Scan(&c.Campaign, &c.Outcome, &c.Code, &c.Count)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count send attempts: %w", err)
+	}
+	return out, nil
+}
+
+// SendLatency builds, per campaign, a histogram of send request latencies
+// from send_attempts over the given upper bounds (seconds, ascending). One
+// pass: width_bucket sorts each latency into its bucket in SQL and the
+// buckets are made cumulative here. A latency equal to a bound counts in the
+// next bucket (width_bucket's bounds are lower bounds), a difference that
+// does not matter at millisecond resolution.
+func (s *Store) SendLatency(ctx context.Context, bounds []float64) ([]campaign.LatencyHistogram, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.name, width_bucket(a.latency_ms / 1000, $1::float8[]), count(*), sum(a.latency_ms) / 1000
+		FROM send_attempts a JOIN campaigns c ON c.id = a.campaign_id
+		WHERE a.latency_ms IS NOT NULL
+		GROUP BY 1, 2 ORDER BY 1, 2`, bounds)
+	if err != nil {
+		return nil, fmt.Errorf("read send latencies: %w", err)
+	}
+	defer rows.Close()
+	var out []campaign.LatencyHistogram
+	for rows.Next() {
+		var name string
+		var bucket int
+		var n int64
+		var sum float64
+		if err := rows.Scan(&name, &bucket, &n, &sum); err != nil {
+			return nil, fmt.Errorf("read send latencies: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Campaign != name {
+			out = append(out, campaign.LatencyHistogram{Campaign: name, Buckets: make(map[float64]uint64, len(bounds))})
+			for _, b := range bounds {
+				out[len(out)-1].Buckets[b] = 0
+			}
+		}
+		h := &out[len(out)-1]
+		h.Count += uint64(n)
+		h.Sum += sum
+		// Bucket i holds latencies in [bounds[i-1], bounds[i]): they count
+		// toward every bound from bounds[i] up.
+		for i := bucket; i < len(bounds); i++ {
+			h.Buckets[bounds[i]] += uint64(n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read send latencies: %w", err)
+	}
+	return out, nil
+}
