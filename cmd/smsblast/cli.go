@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -160,32 +161,113 @@ func commandNames() []string {
 	return names
 }
 
-func (a *app) printHelp(w io.Writer) {
-	fmt.Fprintln(w, "smsblast sends bulk SMS campaigns through Twilio, with PostgreSQL as the system of record.")
-	fmt.Fprintln(w, "\nUsage: smsblast COMMAND [arguments] [flags]\n\nCommands:")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, n := range commandNames() {
-		c := commands[n]
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.summary)
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "\nRun 'smsblast COMMAND -h' for a command's flags and examples.")
-	fmt.Fprintln(w, "Environment: DATABASE_URL, SMSBLAST_HOME, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,")
-	fmt.Fprintln(w, "TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_API_URL (see README).")
+// helpGroups orders `smsblast help` by the user's jobs rather than the
+// alphabet; a command missing here is listed under "Other".
+var helpGroups = []struct {
+	title string
+	names []string
+}{
+	{"Start here", []string{"demo"}},
+	{"Campaigns", []string{"import", "send", "status", "pause", "cancel", "retry", "report"}},
+	{"Delivery results", []string{"serve"}},
+	{"Tools", []string{"db", "sim", "version"}},
 }
 
+func (a *app) printHelp(w io.Writer) {
+	fmt.Fprintln(w, "smsblast sends bulk SMS campaigns through Twilio, with PostgreSQL as the system of record.")
+	fmt.Fprintln(w, "An interrupted send resumes with nobody texted twice and nobody skipped.")
+	fmt.Fprintln(w, "\nUsage: smsblast COMMAND [arguments] [flags]")
+	// One width for every group, so the summaries line up down the page.
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.name)+1+len(c.args))
+	}
+	listed := map[string]bool{}
+	group := func(title string, names []string) {
+		var cs []*command
+		for _, n := range names {
+			if c, ok := commands[n]; ok && !listed[n] {
+				cs = append(cs, c)
+				listed[n] = true
+			}
+		}
+		if len(cs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, c := range cs {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
+		}
+	}
+	for _, g := range helpGroups {
+		group(g.title, g.names)
+	}
+	group("Other", commandNames())
+	fmt.Fprint(w, `
+Examples:
+  smsblast demo                                  # the whole story in under a minute, no account needed
+  smsblast import spring-sale customers.csv --from +15005550006 --body 'Hi {{.first_name}}'
+  smsblast send spring-sale --rate 10            # Ctrl-C stops cleanly; run it again to resume
+  smsblast status spring-sale
+  psql "$(smsblast db url)"                      # the results are tables and views: query them
+
+Run 'smsblast COMMAND -h' for a command's flags and examples.
+Environment: DATABASE_URL (default: an embedded PostgreSQL under SMSBLAST_HOME),
+TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), TWILIO_API_URL.
+Credentials are read from the environment only, never from flags. See README.md.
+`)
+}
+
+// commonFlags are defined by a.flags and dbFlag for every command that
+// takes them; usage lists them after the command's own.
+var commonFlags = map[string]bool{"db": true, "log-format": true, "log-level": true}
+
 func (a *app) printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: smsblast %s %s\n\n%s\n", c.name, c.args, c.summary)
+	fmt.Fprintf(w, "Usage: smsblast %s [flags]\n\n%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	if fs == nil {
 		fs = a.flags(c).FlagSet
 	}
-	fmt.Fprintln(w, "\nFlags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	var own, common []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if commonFlags[f.Name] {
+			common = append(common, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	if len(own) > 0 {
+		fmt.Fprintln(w, "\nFlags:")
+		printFlags(w, own)
+	}
+	fmt.Fprintln(w, "\nCommon flags:")
+	printFlags(w, common)
 	if c.examples != "" {
 		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(c.examples, "\n"))
 	}
+}
+
+// zeroDefault are the defaults not worth printing.
+var zeroDefault = map[string]bool{"": true, "0": true, "0s": true, "false": true}
+
+// printFlags lists flags as users type them (--name VALUE), each with its
+// meaning and non-zero default, in aligned columns.
+func printFlags(w io.Writer, flags []*flag.Flag) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range flags {
+		name, usage := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		if def := f.DefValue; !zeroDefault[def] && !strings.Contains(usage, "(default") {
+			if name == "string" {
+				def = strconv.Quote(def)
+			}
+			usage += " (default " + def + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", arg, usage)
+	}
+	tw.Flush()
 }
 
 // nearest returns the candidate closest to s by edit distance, if close enough

@@ -331,8 +331,8 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 	res, err := campaign.NewImporter(st, campaign.ImportConfig{Logger: d.app.log}).Import(ctx, campaign.ImportRequest{
 		Campaign: name,
 		Settings: settings,
-		Source: "demo.csv",
-		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(demoRecipients)), nil },
+		Source:   "demo.csv",
+		Open:     func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(demoRecipients)), nil },
 	})
 	if err != nil {
 		return fmt.Errorf("import demo.csv into %s: %w", name, err)
