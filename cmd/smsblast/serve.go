@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/smsblast/smsblast/store"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		args:    "",
+		summary: "Twilio webhooks: status callbacks, inbound STOP/START, /healthz, /metrics",
+		examples: `  TWILIO_AUTH_TOKEN=… smsblast serve --addr 127.0.0.1:8080 --public-url https://sms.example.com
+
+  Twilio signs the URL it calls, so --public-url must be the scheme and host
+  (and any path prefix a proxy strips) that Twilio is configured with; the
+  request path is appended. Without --public-url the URL is rebuilt from the
+  Host header and X-Forwarded-Proto, which is right only if the proxy passes
+  both through unchanged.
+
+  Point the campaign's status callbacks here when importing it:
+    smsblast import spring-sale list.csv --from +1… --body … \
+        --status-callback https://sms.example.com/twilio/status
+  and the number's incoming-message webhook (Twilio console) at
+    https://sms.example.com/twilio/inbound
+
+  TWILIO_AUTH_TOKEN is required (environment only, never a flag), also when
+  sending with an API key: Twilio signs webhooks with the account's auth token.`,
+		run: runServe,
+	})
+}
+
+// Server timeouts. Twilio's webhook requests are small and Twilio gives up
+// after 15 s, so nothing legitimate needs more; slow clients are cut off.
+const (
+	serveReadHeaderTimeout = 5 * time.Second
+	serveReadTimeout       = 10 * time.Second
+	serveWriteTimeout      = 20 * time.Second
+	serveIdleTimeout       = 120 * time.Second
+	serveShutdownTimeout   = 10 * time.Second
+	// serveMaxConns sizes the database pool: each webhook holds a
+	// connection for one round trip.
+	serveMaxConns = 32
+)
+
+func runServe(ctx context.Context, a *app, args []string) error {
+	fs := a.flags(commands["serve"])
+	fs.dbFlag()
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	publicURL := fs.String("public-url", "", "the URL Twilio calls, scheme://host[:port][/prefix], for signatures (default: from the Host header)")
+	statsTTL := fs.Duration("metrics-cache", 10*time.Second, "how long /metrics reuses its database reads")
+	if _, err := a.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *publicURL != "" {
+		u, err := url.Parse(*publicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return usagef("--public-url: %q is not an http(s) URL of the form https://host[:port][/prefix]", *publicURL)
+		}
+	}
+	token := strings.TrimSpace(a.getenv("TWILIO_AUTH_TOKEN"))
+	if token == "" {
+		return errors.New("TWILIO_AUTH_TOKEN is not set: serve checks Twilio's signatures with the account's auth token (also needed when sending with an API key)")
+	}
+	dbURL, err := a.databaseURL(ctx, fs)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dbURL, store.Options{Logger: a.log, MaxConns: serveMaxConns, ApplicationName: "smsblast serve"})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *publicURL == "" {
+		a.log.Warn("no --public-url: signatures are checked against the URL rebuilt from the Host header and X-Forwarded-Proto")
+	}
+	wh := newWebhooks(webhookConfig{Store: st, AuthToken: token, PublicURL: *publicURL, Log: a.log, StatsTTL: *statsTTL})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	return a.serveHTTP(ctx, ln, wh.routes())
+}
+
+// serveHTTP serves h on ln until ctx is canceled, then shuts down
+// gracefully: requests in progress — each a callback being recorded —
+// finish, up to serveShutdownTimeout or a second interrupt.
+func (a *app) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: serveReadHeaderTimeout,
+		ReadTimeout:       serveReadTimeout,
+		WriteTimeout:      serveWriteTimeout,
+		IdleTimeout:       serveIdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+	a.log.Info("serving Twilio webhooks", "addr", ln.Addr().String(),
+		"status", "/twilio/status", "inbound", "/twilio/inbound", "health", "/healthz", "metrics", "/metrics")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve webhooks: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), serveShutdownTimeout)
+	defer cancel()
+	stop := context.AfterFunc(a.hard, cancel)
+	defer stop()
+	if err := srv.Shutdown(shutdown); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("stop serving webhooks: %w", err)
+	}
+	a.log.Info("stopped serving webhooks")
+	return nil
+}
