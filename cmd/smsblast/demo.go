@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ const (
 	demoDuplicates = 40
 	demoRejected   = 9
 	demoFrom       = "+15005550006" // Twilio's valid test sender
-	demoBody       = "Hi {{.first_name}}, Acme Dental here: see you {{.appointment}}. Reply STOP to opt out."
+	demoBody       = "Hi {{.first_name}}, this is Acme Dental: see you {{.appointment}}. Reply C to confirm, STOP to opt out."
 	demoOptedOut   = "+15005550004"
 )
 
@@ -123,7 +124,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	fs := a.flags(c)
 	fs.dbFlag()
 	var f demoFlags
-	fs.Float64Var(&f.rate, "rate", 200, "messages per second, slow enough to watch")
+	fs.Float64Var(&f.rate, "rate", 200, "segments per second, slow enough to watch")
 	fs.IntVar(&f.concurrency, "concurrency", 20, "requests in flight to the simulator")
 	fs.DurationVar(&f.deliver, "deliver-after", 500*time.Millisecond, "how long simulated carriers take to deliver")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up (exit 1) if the story has not ended by then")
@@ -196,19 +197,28 @@ func (d *demo) check(ok bool, what string, gotf string, args ...any) {
 
 func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	a := d.app
-	name := "demo-" + d.start.Format("20060102-150405")
-	d.report.Campaign = name
-
 	url, err := a.databaseURL(ctx, fs)
 	if err != nil {
 		return err
 	}
-	d.report.DatabaseURL = url
 	st, err := store.Open(ctx, url, store.Options{Logger: a.log})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// A new campaign every run, so the demo can be run again and again.
+	name := "demo-" + d.start.Format("20060102-150405")
+	for n := 2; ; n++ {
+		_, err := st.CampaignByName(ctx, name)
+		if errors.Is(err, campaign.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		name = fmt.Sprintf("demo-%s-%d", d.start.Format("20060102-150405"), n)
+	}
+	d.report.Campaign, d.report.DatabaseURL = name, url
 	d.say("smsblast demo: campaign %s", name)
 	switch {
 	case fs.db != nil && *fs.db != "":
@@ -262,13 +272,16 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 		safetyWindow: 0,
 	}
 
-	d.title("Send at %g messages/s: 'smsblast send %s'", d.f.rate, name)
+	d.title("Send at %g segments/s (a UCS-2 name makes a message two segments): 'smsblast send %s'", d.f.rate, name)
 	if err := d.sendUntilHalfway(ctx, st, c, twCfg, sf); err != nil {
 		return err
 	}
 	d.title("Resume, as you would after Ctrl-C, kill -9 or a reboot: 'smsblast send %s' again", name)
 	if err := a.send(ctx, st, twCfg, name, sf); err != nil {
 		return fmt.Errorf("resume campaign %s: %w", name, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("demo interrupted: %w", ctx.Err())
 	}
 
 	d.title("Wait for the delivery receipts (Twilio's status callbacks)")
@@ -288,7 +301,9 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	d.say("  psql \"$(smsblast db url)\"          # %s", url)
 	d.say("  smsblast status %s", name)
 	d.say("  smsblast db sql \"SELECT * FROM recipient_results WHERE campaign = '%s' LIMIT 10\"", name)
-	d.say("  smsblast report %s --format csv > results.csv", name)
+	if commands["report"] != nil {
+		d.say("  smsblast report %s --format csv > results.csv", name)
+	}
 	failed := 0
 	for _, c := range d.report.Checks {
 		if !c.OK {
