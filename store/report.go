@@ -48,7 +48,7 @@ func (s *Store) Results(ctx context.Context, campaignID int64, statuses []campai
 		       coalesce(message_sid, ''), attempts, coalesce(segments, 0), sent_at, delivered_at,
 		       updated_at, opted_out_at
 		FROM recipient_results
-		WHERE campaign_id = $1 AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+		WHERE campaign_id = $1 AND (coalesce(cardinality($2::text[]), 0) = 0 OR status = ANY($2))
 		ORDER BY recipient_id`, campaignID, filter)
 	if err != nil {
 		return fmt.Errorf("read results of campaign %d: %w", campaignID, err)

@@ -44,6 +44,7 @@ func (l *lockedBuffer) String() string {
 // deliveryBundle is a delivery test's world: a database, the webhook server
 // and, when asked for, a simulator whose callbacks go to it.
 type deliveryBundle struct {
+	dbURL string
 	st    *store.Store
 	wh    *webhooks
 	srv   *httptest.Server
@@ -60,7 +61,14 @@ const webhookToken = "0123456789abcdef0123456789abcdef"
 // publicURL "" makes the handlers rebuild URLs from the Host header.
 func newDeliveryBundle(t testing.TB, publicURL bool) *deliveryBundle {
 	t.Helper()
-	b := &deliveryBundle{st: pgtest.Store(t), token: webhookToken, logs: &lockedBuffer{}}
+	b := &deliveryBundle{dbURL: pgtest.URL(t), token: webhookToken, logs: &lockedBuffer{}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if b.st, err = store.Open(ctx, b.dbURL, store.Options{MaxConns: 32}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.st.Close)
 	var h http.Handler
 	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	b.srv.Start()
@@ -95,8 +103,13 @@ func (b *deliveryBundle) withSim(t testing.TB, opts twiliosim.Options) {
 // status callbacks go to the webhook server.
 func (b *deliveryBundle) newCampaign(t testing.TB, n int) *campaign.Campaign {
 	t.Helper()
+	return b.newNamedCampaign(t, "c1", n)
+}
+
+func (b *deliveryBundle) newNamedCampaign(t testing.TB, name string, n int) *campaign.Campaign {
+	t.Helper()
 	ctx := context.Background()
-	c := &campaign.Campaign{Name: "c1", From: "+15005550006", BodyTemplate: "Hi {{.name}}",
+	c := &campaign.Campaign{Name: name, From: "+15005550006", BodyTemplate: "Hi {{.name}}",
 		StatusCallback: b.srv.URL + "/twilio/status", Rate: 1e6, Concurrency: 16, MaxAttempts: 5}
 	if err := b.st.CreateCampaign(ctx, c); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+func init() {
+	register(&command{
+		name:    "report",
+		args:    "CAMPAIGN",
+		summary: "per-recipient results (recipient_results + the CSV columns) as CSV or JSON Lines",
+		examples: `  smsblast report spring-sale > results.csv
+  smsblast report spring-sale --status undelivered,failed --output failures.csv
+  smsblast report spring-sale --format json | jq 'select(.error_code == 30003)'
+
+  CSV cells that a spreadsheet would read as a formula — starting with = + - @,
+  a tab or a line break — get a leading ' (so phones read '+14155550100). Use
+  --format json for the raw values.`,
+		run: runReport,
+	})
+}
+
+// reportColumns are the CSV report's fixed columns, from recipient_results;
+// the recipient's CSV columns (attrs) follow, sorted by name.
+var reportColumns = []string{
+	"recipient_id", "campaign", "phone", "status", "twilio_status", "error_code", "error_description",
+	"message_sid", "attempts", "segments", "sent_at", "delivered_at", "updated_at", "opted_out_at", "source_line",
+}
+
+func runReport(ctx context.Context, a *app, args []string) error {
+	fs := a.flags(commands["report"])
+	fs.dbFlag()
+	format := fs.String("format", "csv", "csv, or json (JSON Lines: one object per recipient)")
+	statusList := fs.String("status", "", "only recipients in these states, comma-separated (e.g. undelivered,failed)")
+	output := fs.String("output", "", "write to FILE (replaced only once complete) instead of standard output")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *format != "csv" && *format != "json" {
+		return usagef("--format: %q is not csv or json", *format)
+	}
+	statuses, err := parseStatuses(*statusList)
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := st.CampaignByName(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	var keys []string
+	if *format == "csv" {
+		if keys, err = st.ResultAttrKeys(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	out, commit, err := reportOutput(a.stdout, *output)
+	if err != nil {
+		return err
+	}
+	defer commit(false)
+	bw := bufio.NewWriterSize(out, 64<<10)
+	var rw resultWriter
+	if *format == "csv" {
+		rw = newCSVResults(bw, keys)
+	} else {
+		rw = &jsonResults{enc: json.NewEncoder(bw)}
+	}
+	n := 0
+	err = st.Results(ctx, c.ID, statuses, func(r *campaign.Result) error {
+		n++
+		return rw.write(r)
+	})
+	if err == nil {
+		err = rw.flush()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write report of campaign %q: %w", c.Name, err)
+	}
+	if err := commit(true); err != nil {
+		return err
+	}
+	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmpOr(*output, "stdout"))
+	return nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// parseStatuses reads --status: recipient states, comma-separated.
+func parseStatuses(list string) ([]campaign.RecipientStatus, error) {
+	var out []campaign.RecipientStatus
+	for _, s := range strings.Split(list, ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		st := campaign.RecipientStatus(s)
+		if !slices.Contains(campaign.RecipientStatuses(), st) {
+			var names []string
+			for _, v := range campaign.RecipientStatuses() {
+				names = append(names, string(v))
+			}
+			return nil, usagef("--status: %q is not a recipient state (%s)", s, strings.Join(names, ", "))
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// reportOutput returns where the report goes. For a file it writes a
+// temporary file beside it, renamed over FILE by commit(true), so an
+// interrupted report never leaves a truncated FILE that looks complete; the
+// file is private (0600): it holds phone numbers. commit(false) discards it.
+func reportOutput(stdout io.Writer, path string) (io.Writer, func(ok bool) error, error) {
+	if path == "" {
+		return stdout, func(bool) error { return nil }, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, nil, fmt.Errorf("create report file: %w", err)
+	}
+	done := false
+	return f, func(ok bool) error {
+		if done {
+			return nil
+		}
+		done = true
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+			return nil
+		}
+		if err := f.Close(); err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("write report file %s: %w", path, err)
+		}
+		if err := os.Rename(f.Name(), path); err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("write report file %s: %w", path, err)
+		}
+		return nil
+	}, nil
+}
+
+// resultWriter encodes report rows one at a time.
+type resultWriter interface {
+	write(r *campaign.Result) error
+	flush() error
+}
+
+// jsonResults writes JSON Lines: one object per line, so that a report of a
+// million recipients can be read as a stream (jq, BI loaders) as it is written.
+type jsonResults struct{ enc *json.Encoder }
+
+func (j *jsonResults) write(r *campaign.Result) error { return j.enc.Encode(r) }
+func (j *jsonResults) flush() error                   { return nil }
+
+// csvResults writes the fixed columns, then one column per attrs key.
+type csvResults struct {
+	w    *csv.Writer
+	keys []string
+	row  []string
+	head bool
+}
+
+func newCSVResults(w io.Writer, keys []string) *csvResults {
+	return &csvResults{w: csv.NewWriter(w), keys: keys, row: make([]string, 0, len(reportColumns)+len(keys))}
+}
+
+func (c *csvResults) header() error {
+	c.head = true
+	c.row = append(c.row[:0], reportColumns...)
+	for _, k := range c.keys {
+		// A CSV column named like a fixed one is told apart by a prefix.
+		if slices.Contains(reportColumns, k) {
+			k = "attrs." + k
+		}
+		c.row = append(c.row, spreadsheetSafe(k))
+	}
+	return c.w.Write(c.row)
+}
+
+func (c *csvResults) write(r *campaign.Result) error {
+	if !c.head {
+		if err := c.header(); err != nil {
+			return err
+		}
+	}
+	c.row = append(c.row[:0],
+		strconv.FormatInt(r.RecipientID, 10), r.Campaign, r.Phone, string(r.Status), r.TwilioStatus,
+		intOrEmpty(r.ErrorCode), r.ErrorDescription, r.MessageSID, strconv.Itoa(r.Attempts), intOrEmpty(r.Segments),
+		timeOrEmpty(r.SentAt), timeOrEmpty(r.DeliveredAt), r.UpdatedAt.UTC().Format(time.RFC3339), timeOrEmpty(r.OptedOutAt),
+		intOrEmpty(r.SourceLine))
+	for _, k := range c.keys {
+		c.row = append(c.row, r.Attrs[k])
+	}
+	for i := range c.row {
+		c.row[i] = spreadsheetSafe(c.row[i])
+	}
+	return c.w.Write(c.row)
+}
+
+func (c *csvResults) flush() error {
+	if !c.head { // no rows: still a header, so the file is a valid empty table
+		if err := c.header(); err != nil {
+			return err
+		}
+	}
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// spreadsheetSafe neutralises CSV formula injection. Excel, LibreOffice and
+// Google Sheets evaluate a cell that starts with = + - or @ (and, after a
+// tab or line break, what follows) as a formula; a recipient's CSV columns
+// come from outside, so a cell like =HYPERLINK(…) must not run. Such cells
+// get a leading single quote, the spreadsheet convention for "text".
+//
+// Phone numbers are no exception: E.164 numbers start with +, and a
+// spreadsheet reading +14155550100 as a formula turns it into the number
+// 14155550100 (shown as 1.42E+10), losing the + and any leading zero of
+// other formats. The quoted '+14155550100 stays text that reads as the
+// number. One rule for every cell is also one rule to audit; programs that
+// want raw values read --format json.
+func spreadsheetSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\n':
+		return "'" + s
+	}
+	return s
+}
+
+func intOrEmpty(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func timeOrEmpty(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
