@@ -44,15 +44,22 @@ var keywords = map[string]Keyword{
 	"START": OptInKeyword, "UNSTOP": OptInKeyword, "YES": OptInKeyword,
 }
 
-// ParseKeyword reads an inbound message body: one of the keywords,
-// case-insensitive, with surrounding white space (Unicode spaces and line
-// breaks included) trimmed.
+// ParseKeyword reads an inbound message body: one of the keywords, in ASCII
+// letters of either case, with surrounding white space (Unicode spaces and
+// line breaks included) trimmed.
 func ParseKeyword(body string) Keyword {
 	w := strings.TrimSpace(body)
 	// The longest keyword has 11 letters; anything longer is a sentence,
 	// and the bound keeps ToUpper off arbitrarily long input.
 	if len(w) == 0 || len(w) > len("UNSUBSCRIBE") {
 		return NoKeyword
+	}
+	// ASCII only, as Twilio matches: Unicode case folding would turn
+	// look-alikes such as "ſtop" (long s) into keywords.
+	for i := 0; i < len(w); i++ {
+		if w[i] >= 0x80 {
+			return NoKeyword
+		}
 	}
 	return keywords[strings.ToUpper(w)]
 }
