@@ -98,6 +98,8 @@ func (a *app) flagError(fs *flagSet, err error) error {
 		}
 		return usagef("%s", msg)
 	}
+	// The flag package names flags with one dash; users type two.
+	msg = strings.ReplaceAll(msg, "for flag -", "for flag --")
 	return usagef("%s: %s", fs.cmd.name, msg)
 }
 
@@ -173,6 +175,33 @@ var helpGroups = []struct {
 	{"Tools", []string{"db", "sim", "version"}},
 }
 
+// groupedCommand is a registered command with its help group.
+type groupedCommand struct {
+	title string
+	cmd   *command
+}
+
+// commandGroups lists every registered command once, in help order: by
+// helpGroups, then the rest alphabetically under "Other". The README's flag
+// reference uses the same order.
+func commandGroups() []groupedCommand {
+	var out []groupedCommand
+	listed := map[string]bool{}
+	add := func(title string, names []string) {
+		for _, n := range names {
+			if c, ok := commands[n]; ok && !listed[n] {
+				out = append(out, groupedCommand{title, c})
+				listed[n] = true
+			}
+		}
+	}
+	for _, g := range helpGroups {
+		add(g.title, g.names)
+	}
+	add("Other", commandNames())
+	return out
+}
+
 func (a *app) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "smsblast sends bulk SMS campaigns through Twilio, with PostgreSQL as the system of record.")
 	fmt.Fprintln(w, "An interrupted send resumes with nobody texted twice and nobody skipped.")
@@ -182,27 +211,15 @@ func (a *app) printHelp(w io.Writer) {
 	for _, c := range commands {
 		width = max(width, len(c.name)+1+len(c.args))
 	}
-	listed := map[string]bool{}
-	group := func(title string, names []string) {
-		var cs []*command
-		for _, n := range names {
-			if c, ok := commands[n]; ok && !listed[n] {
-				cs = append(cs, c)
-				listed[n] = true
-			}
+	title := ""
+	for _, g := range commandGroups() {
+		if g.title != title {
+			title = g.title
+			fmt.Fprintf(w, "\n%s:\n", title)
 		}
-		if len(cs) == 0 {
-			return
-		}
-		fmt.Fprintf(w, "\n%s:\n", title)
-		for _, c := range cs {
-			fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
-		}
+		c := g.cmd
+		fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
-	for _, g := range helpGroups {
-		group(g.title, g.names)
-	}
-	group("Other", commandNames())
 	fmt.Fprint(w, `
 Examples:
   smsblast demo                                  # the whole story in under a minute, no account needed
@@ -223,10 +240,16 @@ Credentials are read from the environment only, never from flags. See README.md.
 var commonFlags = map[string]bool{"db": true, "log-format": true, "log-level": true}
 
 func (a *app) printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: smsblast %s [flags]\n\n%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	if fs == nil {
+		// `smsblast help CMD`: the command's flags are defined in its run
+		// function, and every command answers -h before doing anything.
+		sub := &app{stdin: strings.NewReader(""), stdout: w, stderr: io.Discard, getenv: a.getenv, hard: context.Background()}
+		if err := c.run(context.Background(), sub, []string{"-h"}); errors.Is(err, errHelp) {
+			return
+		}
 		fs = a.flags(c).FlagSet
 	}
+	fmt.Fprintf(w, "Usage: smsblast %s [flags]\n\n%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	var own, common []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) {
 		if commonFlags[f.Name] {
