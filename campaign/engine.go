@@ -105,7 +105,7 @@ type Config struct {
 	// under Lease.
 	RequestTimeout time.Duration
 	// LeaseMargin is the slack kept between a request's timeout and its
-	// lease deadline. Default 2s.
+	// lease deadline. Default 2s, or half the request timeout if less.
 	LeaseMargin time.Duration
 	// Heartbeat is how often the worker reports, follows pause/cancel and
 	// rate changes, and looks for work in doubt. Default 1s.
@@ -142,15 +142,15 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.Lease, 30*time.Second)
 	def(&c.RequestTimeout, 10*time.Second)
-	def(&c.LeaseMargin, 2*time.Second)
+	def(&c.LeaseMargin, min(2*time.Second, c.RequestTimeout/2))
 	def(&c.Heartbeat, time.Second)
 	if c.SafetyWindow == 0 && !c.ZeroSafetyWindow {
 		c.SafetyWindow = 2 * time.Minute
 	}
 	def(&c.ClockSkew, time.Minute)
 	def(&c.MaxBackoff, 5*time.Minute)
-	if c.RequestTimeout+c.LeaseMargin >= c.Lease/2 {
-		return fmt.Errorf("%w: request timeout %v plus margin %v must be under half the lease %v",
+	if c.RequestTimeout+c.LeaseMargin >= c.Lease {
+		return fmt.Errorf("%w: request timeout %v plus margin %v must be under the lease %v",
 			ErrConfig, c.RequestTimeout, c.LeaseMargin, c.Lease)
 	}
 	if c.Hostname == "" {
