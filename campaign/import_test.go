@@ -74,10 +74,17 @@ func TestImportMessyCSV(t *testing.T) {
 	b := setupImport(t, campaign.ImportConfig{Workers: 3, BatchSize: 2})
 	ctx := context.Background()
 	req := fileRequest("spring", "../testdata/messy.csv", "Hi {{.first_name}} from {{.city}}")
+	// Opted-out numbers are imported (send skips them) and counted apart.
+	if _, err := b.st.Pool().Exec(ctx, `INSERT INTO opt_outs (phone) VALUES ('+16465550142')`); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := b.im.Import(ctx, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.OptedOut != 1 {
+		t.Errorf("OptedOut = %d; want 1", res.OptedOut)
 	}
 	if got, want := countsOf(res), (resultCounts{read: 10, imported: 4, duplicates: 3, rejected: 3}); got != want {
 		t.Errorf("first import counts = %+v; want %+v", got, want)
