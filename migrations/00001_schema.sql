@@ -72,8 +72,9 @@ CREATE INDEX recipients_sending_idx ON recipients (campaign_id, lease_expires_at
 -- Status callbacks find their recipient by Twilio's message sid.
 CREATE INDEX recipients_message_sid_idx ON recipients (message_sid)
     WHERE message_sid IS NOT NULL;
--- Counts by state per campaign (status, campaign_stats) from the index alone.
-CREATE INDEX recipients_campaign_status_idx ON recipients (campaign_id, status);
+-- No (campaign_id, status) index: every claim and every outcome changes the
+-- status, and such an index cost 12% of the send path's database time;
+-- counts by state read the campaign's rows through the unique index instead.
 
 -- One row per import run: the audit of who loaded what.
 CREATE TABLE imports (

@@ -102,9 +102,9 @@ func (s *Store) Requeue(ctx context.Context, campaignID int64, codes []int) (int
 	return n, nil
 }
 
-// Progress reads one campaign's progress. Counts come from
-// recipients_campaign_status_idx; the current rate from the last ten
-// seconds of the audit trail.
+// Progress reads one campaign's progress. Counts read the campaign's rows
+// (through the unique (campaign_id, phone) index); the current rate comes
+// from the last ten seconds of the audit trail.
 func (s *Store) Progress(ctx context.Context, c *campaign.Campaign) (*campaign.Progress, error) {
 	p := &campaign.Progress{Campaign: *c, Counts: map[campaign.RecipientStatus]int64{}}
 	rows, err := s.pool.Query(ctx, `

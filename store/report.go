@@ -40,8 +40,9 @@ func (s *Store) Results(ctx context.Context, campaignID int64, statuses []campai
 	for _, st := range statuses {
 		filter = append(filter, string(st))
 	}
-	// recipients_campaign_status_idx serves the filter; ORDER BY recipient_id
-	// keeps the file in the order the CSV was imported.
+	// The campaign's rows come through the (campaign_id, phone) unique index
+	// and the status filter is applied to them; ORDER BY recipient_id keeps
+	// the file in the order the CSV was imported.
 	rows, err := s.pool.Query(ctx, `
 		SELECT recipient_id, campaign, phone, attrs, coalesce(source_line, 0), status,
 		       coalesce(twilio_status, ''), coalesce(error_code, 0), coalesce(error_description, ''),
@@ -77,7 +78,7 @@ func (s *Store) Results(ctx context.Context, campaignID int64, statuses []campai
 }
 
 // DeliveryStats reads campaign_stats for every campaign. It counts every
-// recipient (through recipients_campaign_status_idx), so callers that poll
+// recipient of every campaign, so callers that poll
 // it — the metrics collector — cache the answer.
 func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, error) {
 	rows, err := s.pool.Query(ctx, `
