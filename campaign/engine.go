@@ -291,10 +291,11 @@ type run struct {
 	mu   sync.Mutex
 	held map[int64]*held // claimed by this worker and not yet recorded
 
-	done   atomic.Bool
-	pause  atomic.Pointer[string]
-	fatal  atomic.Pointer[error]
-	doubts atomic.Int64 // consecutive in-doubt answers: an outage detector
+	done      atomic.Bool
+	pause     atomic.Pointer[string]
+	fatal     atomic.Pointer[error]
+	doubts    atomic.Int64 // consecutive in-doubt answers: an outage detector
+	throttles throttleGate
 }
 
 // held is a claimed recipient with its local lease deadline.

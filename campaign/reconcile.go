@@ -31,12 +31,16 @@ func (r *run) reconciler() {
 			if len(claims) == 0 {
 				break
 			}
-			r.e.log.Info("reconciling recipients in doubt against Twilio", "count", len(claims))
+			outs := make([]Outcome, len(claims))
 			var wg sync.WaitGroup
 			for i := range claims {
-				wg.Go(func() { r.emit(r.reconcile(&claims[i])) })
+				wg.Go(func() { outs[i] = r.reconcile(&claims[i]) })
 			}
 			wg.Wait()
+			r.logVerdicts(outs)
+			for _, o := range outs {
+				r.emit(o)
+			}
 		}
 	}
 }
@@ -120,4 +124,32 @@ func (r *run) find(ctx context.Context, c *Claim, body string) (*twilio.Message,
 		return m, nil
 	}
 	return nil, nil
+}
+
+// logVerdicts says, once per pass, what reconciliation decided.
+func (r *run) logVerdicts(outs []Outcome) {
+	var found, requeued, failed, waiting int
+	var until time.Duration
+	for _, o := range outs {
+		switch {
+		case o.Status == Sending:
+			waiting++
+			until = max(until, o.Recheck)
+		case o.Audit != nil && o.Audit.Result == "found":
+			found++
+		case o.Status == Pending:
+			requeued++
+		default:
+			failed++
+		}
+	}
+	args := []any{"found", found, "not_sent_requeued", requeued}
+	if failed > 0 {
+		args = append(args, "not_sent_out_of_attempts", failed)
+	}
+	if waiting > 0 {
+		args = append(args, "waiting", waiting,
+			"check_again_at", time.Now().Add(until).Format(time.TimeOnly))
+	}
+	r.e.log.Info("reconciled recipients in doubt against Twilio's message list", args...)
 }

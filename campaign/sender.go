@@ -77,7 +77,10 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 	} else if err != nil {
 		o.ErrorMessage = err.Error()
 	}
-	switch twilio.Classify(err) {
+	class := twilio.Classify(err)
+	throttle := class == twilio.OutcomeRetryable && te != nil && te.Status == http.StatusTooManyRequests
+	overloaded := r.throttles.observe(throttle, time.Now())
+	switch class {
 	case twilio.OutcomeAccepted:
 		r.doubts.Store(0)
 		audit.HTTPStatus = http.StatusCreated
@@ -92,11 +95,15 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 			o.SentAt = start
 		}
 	case twilio.OutcomeRetryable:
+		// Slow down on a real overload (see throttleGate), on a full sender
+		// queue (21611), and whenever Twilio names a time to wait.
 		retryAfter := twilio.RetryAfterOf(err)
-		r.lim.Throttled(retryAfter)
+		if overloaded || retryAfter > 0 || (te != nil && !throttle) {
+			r.lim.Throttled(retryAfter)
+		}
 		audit.Result = "retry"
 		o.Status = Pending
-		if te == nil || te.Status == http.StatusTooManyRequests {
+		if te == nil || throttle {
 			// Nothing reached Twilio, or Twilio refused to process it: a
 			// throttle, not an attempt. Give the attempt back.
 			o.Unclaim = true
