@@ -78,8 +78,7 @@ type demoReport struct {
 	Campaign    string           `json:"campaign"`
 	DatabaseURL string           `json:"database_url"`
 	Import      demoImport       `json:"import"`
-	FirstRun    campaign.Stats   `json:"first_run"`
-	Resumed     campaign.Stats   `json:"resumed_run"`
+	Interrupt   demoInterrupt    `json:"interrupt"`
 	Counts      map[string]int64 `json:"counts"`
 	Failures    []demoFailure    `json:"failures"`
 	Simulator   twiliosim.Stats  `json:"simulator"`
@@ -95,6 +94,15 @@ type demoImport struct {
 	Rejected   int            `json:"rejected"`
 	RejectedBy map[string]int `json:"rejected_by"`
 	Segments   int            `json:"segments"`
+}
+
+// demoInterrupt is where the first send stopped.
+type demoInterrupt struct {
+	// Done is how many recipients had an answer when the demo interrupted.
+	Done int64 `json:"done"`
+	// Pending and InDoubt are what the resume started from.
+	Pending int64 `json:"pending"`
+	InDoubt int64 `json:"in_doubt"`
 }
 
 type demoFailure struct {
@@ -388,6 +396,9 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 			}
 			if left := rem.Pending + rem.Sending; left <= demoImported/2 {
 				at = demoImported - left
+				if isTerminal(d.app.stderr) {
+					fmt.Fprint(d.app.stderr, "\r\033[K") // the progress bar's line
+				}
 				d.say("^C  (the demo interrupts itself after %d of %d recipients, exactly as Ctrl-C would)", at, demoImported)
 				interrupt()
 				return
@@ -407,6 +418,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 	if err != nil {
 		return err
 	}
+	d.report.Interrupt = demoInterrupt{Done: at, Pending: rem.Pending, InDoubt: rem.Sending}
 	d.check(at > 0 && rem.Pending > 0,
 		"interrupted halfway: the sender stopped claiming, finished its requests in flight and exited",
 		"%d done before the interrupt, then %d pending", at, rem.Pending)
