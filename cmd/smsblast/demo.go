@@ -241,7 +241,7 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	// Twilio, simulated, with a realistic share of trouble.
 	sim := twiliosim.New(twiliosim.Options{
 		Latency: 40 * time.Millisecond, Jitter: 30 * time.Millisecond,
-		Fail5xx: 0.01, Fail429: 0.001, LoseResponse: 0.005,
+		Fail5xx: 0.01, Fail429: 0.01, LoseResponse: 0.005,
 		DeliverAfter: d.f.deliver, Undelivered: 0.03, Fail: demoCarrierFailures,
 		Seed: 1, Logger: a.log,
 	})
@@ -251,7 +251,7 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 		return err
 	}
 	defer stopSim()
-	d.say("Twilio: a simulator at %s: 40±30 ms per request, 1%% answered 5xx, 0.1%% 429, 0.5%% responses lost, 3%% undelivered", simURL)
+	d.say("Twilio: a simulator at %s: 40±30 ms per request, 1%% answered 5xx, 1%% 429, 0.5%% responses lost, 3%% undelivered", simURL)
 	var callback string
 	if commands["serve"] == nil {
 		d.say("status callbacks: none (this smsblast has no serve command): delivery cannot be followed")
