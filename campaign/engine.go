@@ -294,8 +294,8 @@ type run struct {
 	done      atomic.Bool
 	pause     atomic.Pointer[string]
 	fatal     atomic.Pointer[error]
-	doubts    atomic.Int64 // consecutive in-doubt answers: an outage detector
-	throttles throttleGate
+	throttles *gate // 429s: an overload
+	outage    *gate // lost answers: an outage
 }
 
 // held is a claimed recipient with its local lease deadline.
@@ -334,6 +334,8 @@ func (e *Engine) newRun(c *Campaign, tmpl *Template) (*run, error) {
 		queue:       make(chan *held, batch*2),
 		out:         make(chan Outcome, 4*conc+batch),
 		held:        make(map[int64]*held),
+		throttles:   newThrottleGate(),
+		outage:      newOutageGate(),
 	}, nil
 }
 

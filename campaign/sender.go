@@ -79,10 +79,11 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 	}
 	class := twilio.Classify(err)
 	throttle := class == twilio.OutcomeRetryable && te != nil && te.Status == http.StatusTooManyRequests
-	overloaded := r.throttles.observe(throttle, time.Now())
+	now := time.Now()
+	overloaded := r.throttles.observe(throttle, now)
+	outage := r.outage.observe(class == twilio.OutcomeInDoubt, now)
 	switch class {
 	case twilio.OutcomeAccepted:
-		r.doubts.Store(0)
 		audit.HTTPStatus = http.StatusCreated
 		audit.Result = "accepted"
 		o.Status = statusOf(msg.Status)
@@ -124,17 +125,15 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 			o.ErrorMessage = "no answer from Twilio"
 		}
 		r.e.stats.inDoubt.Add(1)
-		// Several in a row look like an outage: slow down and pause a little
-		// rather than push every recipient into doubt.
-		if n := r.doubts.Add(1); n >= 3 {
-			r.lim.Throttled(min(time.Duration(n)*time.Second, 30*time.Second))
+		// Most answers lost looks like an outage: slow down and pause a
+		// moment rather than push every recipient into doubt.
+		if outage {
+			r.lim.Throttled(5 * time.Second)
 		}
 	case twilio.OutcomeRecipientFailed:
-		r.doubts.Store(0)
 		audit.Result = "failed"
 		o.Status = Failed
 	case twilio.OutcomeOptedOut:
-		r.doubts.Store(0)
 		audit.Result = "skipped"
 		o.Status = Skipped
 		o.OptOut = h.Phone

@@ -5,38 +5,56 @@ import (
 	"time"
 )
 
-// throttleGate decides when 429s amount to an overload worth slowing down
-// for. Twilio answers 429/20429 when an account has too many requests in
-// flight; a stray one now and then (another process on the account, a
-// transient spike) should not halve a campaign's rate, while a real
-// overload answers many requests with 429 at once. So the gate signals the
-// limiter only when, within one window, at least minThrottles requests and
-// more than maxThrottled of all requests were throttled. Safe for
-// concurrent use.
-type throttleGate struct {
-	mu        sync.Mutex
-	start     time.Time
-	requests  int
-	throttles int
+// gate decides when bad answers amount to a condition worth slowing down
+// for: an overload (429s) or an outage (answers lost). Twilio answers
+// 429/20429 when an account has too many requests in flight; a stray one
+// now and then (another process on the account, a transient spike) should
+// not halve a campaign's rate, while a real overload answers many requests
+// with 429 at once. Likewise one lost answer is noise, most answers lost is
+// an outage. So a gate fires only when, within one window, at least min
+// answers and more than frac of all answers were bad. Safe for concurrent
+// use.
+type gate struct {
+	min  int
+	frac float64
+
+	mu      sync.Mutex
+	start   time.Time
+	answers int
+	bad     int
+	fired   bool // this window has fired already
 }
 
-const (
-	throttleWindow = time.Second
-	minThrottles   = 3
-	maxThrottled   = 0.05
-)
+const gateWindow = time.Second
 
-// observe counts one answer and reports whether the limiter should slow down.
-func (g *throttleGate) observe(throttled bool, now time.Time) bool {
+// Thresholds: over 5% of a second's answers throttled is an overload; over
+// half of them lost is an outage.
+func newThrottleGate() *gate { return &gate{min: 3, frac: 0.05} }
+func newOutageGate() *gate   { return &gate{min: 5, frac: 0.5} }
+
+// observe counts one answer and reports whether the gate fires. It judges
+// whole windows — when one closes, or sooner once it holds a clear storm
+// (min×4 bad answers) — because the first few answers of a window are too
+// few to tell a 2% trickle from a 10% overload.
+func (g *gate) observe(bad bool, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if now.Sub(g.start) >= throttleWindow {
-		g.start, g.requests, g.throttles = now, 0, 0
+	fire := false
+	if now.Sub(g.start) >= gateWindow {
+		fire = g.firesLocked(g.min)
+		g.start, g.answers, g.bad, g.fired = now, 0, 0, false
 	}
-	g.requests++
-	if !throttled {
-		return false
+	g.answers++
+	if bad {
+		g.bad++
 	}
-	g.throttles++
-	return g.throttles >= minThrottles && float64(g.throttles) > maxThrottled*float64(g.requests)
+	if !g.fired && g.firesLocked(4*g.min) {
+		fire = true
+	}
+	g.fired = g.fired || fire
+	return fire
+}
+
+func (g *gate) firesLocked(min int) bool {
+	return g.bad >= min && float64(g.bad) > g.frac*float64(g.answers)
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestThrottleGate(t *testing.T) {
+func TestGate(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(0, 0)
 	tests := []struct {
@@ -16,12 +16,13 @@ func TestThrottleGate(t *testing.T) {
 	}{
 		{"a stray 429 among many", 200, []int{10, 150}, false},
 		{"2% of 429s", 200, []int{1, 50, 100, 150}, false},
+		{"2% of 429s, early in the window", 200, []int{1, 2, 3, 150}, false},
 		{"a burst of 429s", 100, []int{80, 81, 82, 83, 84, 85, 86, 87, 88, 89}, true},
 		{"every request throttled", 5, []int{0, 1, 2, 3, 4}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var g throttleGate
+			g := newThrottleGate()
 			is := map[int]bool{}
 			for _, i := range tt.throttled {
 				is[i] = true
@@ -30,13 +31,15 @@ func TestThrottleGate(t *testing.T) {
 			for i := range tt.requests {
 				got = g.observe(is[i], t0.Add(time.Duration(i)*time.Millisecond)) || got
 			}
+			// The window closes with the next answer.
+			got = g.observe(false, t0.Add(2*time.Second)) || got
 			if got != tt.want {
 				t.Errorf("overload signalled: %v, want %v", got, tt.want)
 			}
 		})
 	}
 	// A new window forgets the old one.
-	var g throttleGate
+	g := newThrottleGate()
 	g.observe(true, t0)
 	g.observe(true, t0)
 	if g.observe(true, t0.Add(2*time.Second)) {

@@ -116,8 +116,11 @@ func toStatusJSON(p *campaign.Progress) statusJSON {
 func (a *app) printProgress(p *campaign.Progress) {
 	c := &p.Campaign
 	state := string(c.Status)
-	if c.StatusReason != "" {
+	switch {
+	case c.StatusReason != "":
 		state += " (" + c.StatusReason + ")"
+	case c.Status == campaign.StatusRunning && p.LiveWorkers == 0:
+		state += fmt.Sprintf(" (no sender is running: 'smsblast send %s' resumes it)", c.Name)
 	}
 	fmt.Fprintf(a.stdout, "campaign %s: %s\n", c.Name, state)
 	fmt.Fprintf(a.stdout, "sender %s, rate %g/s, %d recipients, %d sender process(es) running\n",
