@@ -320,7 +320,7 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	}
 	d.report.OK = failed == 0
 	if failed > 0 {
-		return fmt.Errorf("demo: %d of %d checks failed (see above)", failed, len(d.report.Checks))
+		return fmt.Errorf("demo: %d of %d checks failed: the story did not hold (see the checks)", failed, len(d.report.Checks))
 	}
 	d.say("\nAll %d checks held, in %v.", len(d.report.Checks), time.Since(d.start).Round(100*time.Millisecond))
 	return nil
