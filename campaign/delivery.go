@@ -168,7 +168,7 @@ func ParseStatusCallback(form url.Values) (*StatusEvent, error) {
 	if sid == "" {
 		return nil, fmt.Errorf("parse status callback: MessageSid is missing: %w", ErrBadCallback)
 	}
-	if !validSID(sid) {
+	if !twilio.IsMessageSID(sid) {
 		return nil, fmt.Errorf("parse status callback: MessageSid %.40q is not a message sid: %w", sid, ErrBadCallback)
 	}
 	tstat := strings.ToLower(first(form, "MessageStatus", "SmsStatus"))
@@ -210,21 +210,6 @@ func ParseStatusCallback(form url.Values) (*StatusEvent, error) {
 		}
 	}
 	return ev, nil
-}
-
-// validSID accepts Twilio message sids: SM or MM followed by 32 hex digits.
-// Anything else cannot be smsblast's message and is not worth a row.
-func validSID(s string) bool {
-	if len(s) != 34 || (s[:2] != "SM" && s[:2] != "MM") {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // first returns the first non-empty value among the names.

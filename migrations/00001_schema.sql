@@ -69,6 +69,10 @@ CREATE INDEX recipients_pending_idx ON recipients (campaign_id, next_attempt_at,
 -- Heartbeats and reconciliation: the few rows currently leased.
 CREATE INDEX recipients_sending_idx ON recipients (campaign_id, lease_expires_at)
     WHERE status = 'sending';
+-- A callback that finds no recipient for its sid first waits for a sender
+-- writing one: it locks the recipient's rows still in 'sending' by phone.
+-- Only the few rows in flight are in this index.
+CREATE INDEX recipients_sending_phone_idx ON recipients (phone) WHERE status = 'sending';
 -- Status callbacks find their recipient by Twilio's message sid.
 CREATE INDEX recipients_message_sid_idx ON recipients (message_sid)
     WHERE message_sid IS NOT NULL;
@@ -174,14 +178,24 @@ INSERT INTO twilio_errors (code, http_status, description, class, retryable) VAL
 
 -- Status callbacks as received, raw: the delivery audit trail, and the buffer for a
 -- callback that arrives before the send's own outcome is written.
+-- Each callback is kept as parsed, so that the sender can apply one that
+-- arrived before it wrote the message's sid without parsing the payload
+-- again in SQL.
 CREATE TABLE message_events (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    message_sid text NOT NULL,
-    status      text NOT NULL,
-    error_code  integer,
-    payload     jsonb NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    applied_at  timestamptz
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_sid      text NOT NULL,
+    -- Twilio's own word for the status.
+    status           text NOT NULL,
+    -- The recipient state it means (see campaign.FromTwilioStatus).
+    recipient_status text CHECK (recipient_status IN ('accepted', 'sent', 'delivered', 'undelivered', 'failed')),
+    error_code       integer,
+    -- ErrorMessage when Twilio sent one, else the code's description.
+    error_message    text,
+    -- The carrier's delivery receipt time (RawDlrDoneDate), when present.
+    done_at          timestamptz,
+    payload          jsonb NOT NULL,
+    received_at      timestamptz NOT NULL DEFAULT now(),
+    applied_at       timestamptz
 );
 CREATE INDEX message_events_sid_idx ON message_events (message_sid);
 CREATE INDEX message_events_unapplied_idx ON message_events (message_sid) WHERE applied_at IS NULL;
@@ -226,7 +240,8 @@ FROM campaigns c
 LEFT JOIN recipients r ON r.campaign_id = c.id
 GROUP BY c.id;
 
--- One row per recipient with its campaign's name and its error in words.
+-- One row per recipient with its campaign's name, its error in words and
+-- when it opted out.
 CREATE VIEW recipient_results AS
 SELECT r.id            AS recipient_id,
        r.campaign_id,
@@ -244,10 +259,13 @@ SELECT r.id            AS recipient_id,
        r.segments,
        r.sent_at,
        r.delivered_at,
-       r.updated_at
+       r.updated_at,
+       -- When the phone joined opt_outs; NULL if it has not.
+       o.created_at    AS opted_out_at
 FROM recipients r
 JOIN campaigns c ON c.id = r.campaign_id
-LEFT JOIN twilio_errors e ON e.code = r.error_code;
+LEFT JOIN twilio_errors e ON e.code = r.error_code
+LEFT JOIN opt_outs o ON o.phone = r.phone;
 
 -- +goose Down
 DROP VIEW recipient_results;

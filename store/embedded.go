@@ -206,6 +206,12 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 // disconnected, transactions rolled back, data flushed). Stopping a server
 // that is not running, or was never initialised, is not an error.
 func (e *Embedded) Stop(ctx context.Context) error {
+	return e.withLock(ctx, func(home string) error { return e.stopLocked(ctx, home) })
+}
+
+// withLock runs f under the home's lock, unless Home does not exist (then
+// there is no cluster to act on).
+func (e *Embedded) withLock(ctx context.Context, f func(home string) error) error {
 	home, err := e.home()
 	if err != nil {
 		return err
@@ -218,25 +224,17 @@ func (e *Embedded) Stop(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	return e.stopLocked(ctx, home)
+	return f(home)
 }
 
 // Destroy stops the server and deletes the cluster with all its data,
 // including its directory under /var/lib/smsblast if Home/pg points there.
 // Home itself is left in place. Meant for throw-away clusters in tests.
 func (e *Embedded) Destroy(ctx context.Context) error {
-	home, err := e.home()
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	unlock, err := e.lock(ctx, home)
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	return e.withLock(ctx, func(home string) error { return e.destroyLocked(ctx, home) })
+}
+
+func (e *Embedded) destroyLocked(ctx context.Context, home string) error {
 	if err := e.stopLocked(ctx, home); err != nil {
 		return err
 	}

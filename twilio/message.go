@@ -317,7 +317,7 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 // FetchMessage returns the message with the given sid (SM… or MM…). An
 // unknown sid is an *Error with code 20404; see IsNotFound.
 func (c *Client) FetchMessage(ctx context.Context, sid string) (*Message, error) {
-	if !isSID(sid, "SM") && !isSID(sid, "MM") {
+	if !IsMessageSID(sid) {
 		return nil, fmt.Errorf("fetch message %q: %w: not SM or MM followed by 32 hex digits", sid, ErrInvalidParams)
 	}
 	var w wireMessage
@@ -438,3 +438,7 @@ func (c *Client) resolvePageURI(uri string) (string, error) {
 		return "", fmt.Errorf("%w: next_page_uri %q is outside %s", ErrMalformedResponse, uri, c.baseURL)
 	}
 }
+
+// IsMessageSID reports whether s looks like a message sid: SM (or MM, for
+// media messages) followed by 32 hex digits.
+func IsMessageSID(s string) bool { return isSID(s, "SM") || isSID(s, "MM") }
