@@ -26,7 +26,7 @@ import (
 )
 
 // buildBinary compiles smsblast into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "smsblast")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -39,14 +39,14 @@ func buildBinary(t *testing.T) string {
 // blackBox is a built binary with its environment: a database and a
 // simulator reachable over loopback.
 type blackBox struct {
-	t   *testing.T
+	t   testing.TB
 	bin string
 	env []string
 	sim *twiliosim.Server
 	db  string
 }
 
-func newBlackBox(t *testing.T, dbURL string, opts twiliosim.Options) *blackBox {
+func newBlackBox(t testing.TB, dbURL string, opts twiliosim.Options) *blackBox {
 	t.Helper()
 	sim := twiliosim.New(opts)
 	t.Cleanup(sim.Close)
