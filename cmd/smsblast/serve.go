@@ -87,12 +87,14 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	a.log.Info("serving Twilio webhooks", "addr", ln.Addr().String(),
+		"status", "/twilio/status", "inbound", "/twilio/inbound", "health", "/healthz", "metrics", "/metrics")
 	return a.serveHTTP(ctx, ln, wh.routes())
 }
 
 // serveHTTP serves h on ln until ctx is canceled, then shuts down
-// gracefully: requests in progress — each a callback being recorded —
-// finish, up to serveShutdownTimeout or a second interrupt.
+// gracefully: requests in progress (for serve, each a callback being
+// recorded) finish, up to serveShutdownTimeout or a second interrupt.
 func (a *app) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
@@ -102,13 +104,11 @@ func (a *app) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) er
 		IdleTimeout:       serveIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
-	a.log.Info("serving Twilio webhooks", "addr", ln.Addr().String(),
-		"status", "/twilio/status", "inbound", "/twilio/inbound", "health", "/healthz", "metrics", "/metrics")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve webhooks: %w", err)
+		return fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), serveShutdownTimeout)
@@ -117,8 +117,8 @@ func (a *app) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) er
 	defer stop()
 	if err := srv.Shutdown(shutdown); err != nil {
 		_ = srv.Close()
-		return fmt.Errorf("stop serving webhooks: %w", err)
+		return fmt.Errorf("stop serving HTTP: %w", err)
 	}
-	a.log.Info("stopped serving webhooks")
+	a.log.Info("stopped serving HTTP", "addr", ln.Addr().String())
 	return nil
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
@@ -38,26 +35,14 @@ func runSim(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	// Close the simulator as shutdown starts, so stalled requests
-	// (--lose-mode stall) end instead of holding the shutdown.
-	srv.RegisterOnShutdown(sim.Close)
 	fmt.Fprintf(a.stdout, "Twilio simulator listening on http://%s\n\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "export TWILIO_API_URL=http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "export TWILIO_ACCOUNT_SID=%s\n", sim.AccountSID())
 	fmt.Fprintf(a.stdout, "export TWILIO_AUTH_TOKEN=%s\n\n", sim.AuthToken())
 	fmt.Fprintln(a.stdout, "From +15005550006 is a valid sender. Ctrl-C stops.")
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve simulator: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("stop simulator: %w", err)
-	}
-	return nil
+	// Close the simulator as shutdown starts, so stalled requests
+	// (--lose-mode stall) end instead of holding the shutdown.
+	stop := context.AfterFunc(ctx, sim.Close)
+	defer stop()
+	return a.serveHTTP(ctx, ln, sim)
 }
