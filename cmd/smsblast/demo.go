@@ -243,7 +243,11 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 		Latency: 40 * time.Millisecond, Jitter: 30 * time.Millisecond,
 		Fail5xx: 0.01, Fail429: 0.01, LoseResponse: 0.005,
 		DeliverAfter: d.f.deliver, Undelivered: 0.03, Fail: demoCarrierFailures,
-		Seed: 1, Logger: a.log,
+		// A new seed every run: the simulator's message SIDs follow from its
+		// seed, and a second run into the same database must not reuse the
+		// first run's SIDs (Twilio's are unique; callbacks find recipients by
+		// them).
+		Seed: d.start.UnixNano(), Logger: a.log,
 	})
 	defer sim.Close()
 	simURL, stopSim, err := serveLoopback(sim)
@@ -293,7 +297,7 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	}
 
 	d.title("Wait for the delivery receipts (Twilio's status callbacks)")
-	if err := d.awaitDelivery(ctx, st, c); err != nil {
+	if err := d.awaitDelivery(ctx, st, c, sim); err != nil {
 		return err
 	}
 	d.title("Results, in SQL")
@@ -428,7 +432,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 }
 
 // awaitDelivery waits until every message Twilio took has its final status.
-func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.Campaign) error {
+func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) error {
 	start := time.Now()
 	deadline := start.Add(20*d.f.deliver + 15*time.Second)
 	if c.StatusCallback == "" {
@@ -444,8 +448,12 @@ func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.C
 			d.say("%d delivered, %d undelivered, %d failed, %d skipped; %d still waiting for a receipt (%v)",
 				p.Counts[campaign.Delivered], p.Counts[campaign.Undelivered], p.Counts[campaign.Failed],
 				p.Counts[campaign.Skipped], waiting, time.Since(start).Round(100*time.Millisecond))
+			var stuck string
+			if waiting > 0 {
+				stuck = d.stuck(ctx, st, c, sim)
+			}
 			d.check(waiting == 0, "every message Twilio accepted reached a final status through its callbacks",
-				"%d accepted or sent still waiting after %v", waiting, time.Since(start).Round(time.Second))
+				"%d accepted or sent still waiting after %v: %s", waiting, time.Since(start).Round(time.Second), stuck)
 			return nil
 		}
 		select {
@@ -454,6 +462,31 @@ func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.C
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// stuck describes a few recipients still waiting for a final status, with
+// what Twilio says of their message and the callbacks received for it, so a
+// failed check points at the cause.
+func (d *demo) stuck(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) string {
+	res, err := demoQuery(ctx, st, `SELECT r.phone, r.status, coalesce(r.message_sid, ''),
+       coalesce((SELECT string_agg(e.status || CASE WHEN e.applied_at IS NULL THEN ' (unapplied)' ELSE '' END, ', ' ORDER BY e.id)
+                 FROM message_events e WHERE e.message_sid = r.message_sid), 'none')
+FROM recipients r
+WHERE r.campaign_id = $1 AND r.status IN ('accepted', 'sent')
+ORDER BY r.id LIMIT 5`, fmt.Sprint(c.ID))
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, row := range res.Rows {
+		sid := string(row[2])
+		twilioSays := "unknown to Twilio"
+		if m, ok := sim.Message(sid); ok {
+			twilioSays = "Twilio says " + m.Status
+		}
+		out = append(out, fmt.Sprintf("%s is %s, sid %s, %s, callbacks received: %s", row[0], row[1], sid, twilioSays, row[3]))
+	}
+	return strings.Join(out, "; ")
 }
 
 // results prints what a user would query: the campaign_stats view and the
