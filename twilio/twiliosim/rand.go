@@ -2,6 +2,7 @@ package twiliosim
 
 import (
 	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 	"sync"
@@ -47,8 +48,12 @@ func (s *source) duration(d time.Duration) time.Duration {
 }
 
 // sidMaker makes SIDs: a prefix and 32 lowercase hex digits that look random
-// but are a bijection of a counter, so they never collide within a server,
-// cost no lock beyond the caller's and replay with the seed.
+// but are a bijection of a counter, so they never collide within a server
+// and cost no lock beyond the caller's. Each server also mixes in a random
+// salt (sidSalt): Twilio's sids are unique across accounts and time, and a
+// database that outlives one simulator (two demo runs, say) must never see
+// the same sid twice, or a status callback could find the wrong recipient.
+// So the sids do not replay with the seed; everything else does.
 type sidMaker struct {
 	k1, k2 uint64
 }
@@ -88,4 +93,11 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = crand.Read(b) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b)
+}
+
+// sidSalt is a per-server random salt for sids (see sidMaker).
+func sidSalt() uint64 {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }

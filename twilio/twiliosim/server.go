@@ -120,7 +120,7 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		now:     opts.Now,
 		rnd:     newSource(opts.Seed),
-		smSIDs:  newSIDMaker(opts.Seed, 0x534d),
+		smSIDs:  newSIDMaker(opts.Seed, sidSalt()),
 		bySID:   make(map[string]*record),
 		byTo:    make(map[string][]*record),
 		senders: make(map[string]*senderQueue),
