@@ -1,12 +1,38 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
+
+// runApp runs one smsblast command line in-process with the given
+// environment, returning the exit code and both streams.
+func runApp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	return runAppStdin(t, env, "", args...)
+}
+
+// runAppStdin is runApp with text on standard input.
+func runAppStdin(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	a := &app{
+		stdin:  strings.NewReader(stdin),
+		stdout: &stdout,
+		stderr: &stderr,
+		getenv: func(k string) string { return env[k] },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := a.run(ctx, args)
+	return code, stdout.String(), stderr.String()
+}
 
 // TestHelp checks what a newcomer sees first: every command listed once,
 // examples, where credentials come from; usage per command with --flags.

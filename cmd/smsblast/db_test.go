@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,21 +12,6 @@ import (
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/store/pgtest"
 )
-
-// runDBCLI runs smsblast with args and the given environment, returning the
-// exit code and both streams.
-func runDBCLI(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	a := &app{
-		stdin:  strings.NewReader(stdin),
-		stdout: &stdout,
-		stderr: &stderr,
-		getenv: func(k string) string { return env[k] },
-	}
-	code := a.run(context.Background(), args)
-	return code, stdout.String(), stderr.String()
-}
 
 func TestDBURL(t *testing.T) {
 	t.Parallel()
@@ -43,7 +27,7 @@ func TestDBURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			code, out, errOut := runDBCLI(t, env, "", tt.args...)
+			code, out, errOut := runAppStdin(t, env, "", tt.args...)
 			if code != 0 || out != tt.want {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errOut, tt.want)
 			}
@@ -67,7 +51,7 @@ func TestDBUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			code, out, errOut := runDBCLI(t, map[string]string{"DATABASE_URL": "postgres://unused/x"}, "", tt.args...)
+			code, out, errOut := runAppStdin(t, map[string]string{"DATABASE_URL": "postgres://unused/x"}, "", tt.args...)
 			if code != 2 || !strings.Contains(errOut, tt.wantErr) || out != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 2 and stderr containing %q", code, out, errOut, tt.wantErr)
 			}
@@ -78,7 +62,7 @@ func TestDBUsageErrors(t *testing.T) {
 func TestDBSQLTable(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
-	code, out, errOut := runDBCLI(t, env, "", "db", "sql",
+	code, out, errOut := runAppStdin(t, env, "", "db", "sql",
 		`SELECT 1 AS n, NULL::text AS missing, 'two words' AS s, E'a\nb' AS multi UNION ALL SELECT 22, 'x', '', 'c'`)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -99,7 +83,7 @@ func TestDBSQLSeveralStatementsFromStdin(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
 	sql := `INSERT INTO campaigns (name, from_number, body_template) VALUES ('spring', '+15005550006', 'hi'), ('fall', '+15005550006', 'yo');
 SELECT name, status FROM campaigns ORDER BY name`
-	code, out, errOut := runDBCLI(t, env, sql, "db", "sql", "-")
+	code, out, errOut := runAppStdin(t, env, sql, "db", "sql", "-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -119,7 +103,7 @@ spring  draft
 func TestDBSQLJSON(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
-	code, out, errOut := runDBCLI(t, env, "", "db", "sql", "--json",
+	code, out, errOut := runAppStdin(t, env, "", "db", "sql", "--json",
 		`SELECT 1 AS n, 2.50::numeric AS amount, 'NaN'::float8 AS nan, true AS ok, NULL AS nothing,
 		        '{"first_name": "Ada"}'::jsonb AS attrs, 'text' AS s`)
 	if code != 0 {
@@ -149,7 +133,7 @@ func TestDBSQLJSON(t *testing.T) {
 		t.Errorf("keys out of column order:\n%s", out)
 	}
 
-	code, out, _ = runDBCLI(t, env, "", "db", "sql", "--json", "SELECT 1 WHERE false")
+	code, out, _ = runAppStdin(t, env, "", "db", "sql", "--json", "SELECT 1 WHERE false")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("no rows: exit %d, stdout %q; want an empty array", code, out)
 	}
@@ -158,7 +142,7 @@ func TestDBSQLJSON(t *testing.T) {
 func TestDBSQLError(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": pgtest.URL(t)}
-	code, out, errOut := runDBCLI(t, env, "", "db", "sql", "SELECT * FROM no_such_table")
+	code, out, errOut := runAppStdin(t, env, "", "db", "sql", "SELECT * FROM no_such_table")
 	if code != 1 || out != "" || !strings.Contains(errOut, `relation "no_such_table" does not exist`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and the server's message", code, out, errOut)
 	}
@@ -180,7 +164,7 @@ func TestDBEmbedded(t *testing.T) {
 	})
 	env := map[string]string{"SMSBLAST_HOME": home, "HOME": t.TempDir()}
 
-	code, out, errOut := runDBCLI(t, env, "", "db", "url")
+	code, out, errOut := runAppStdin(t, env, "", "db", "url")
 	if code != 0 {
 		t.Fatalf("db url: exit %d: %s", code, errOut)
 	}
@@ -191,19 +175,19 @@ func TestDBEmbedded(t *testing.T) {
 		t.Fatalf(`psql "$(smsblast db url)": %v: %s`, err, psqlOut)
 	}
 
-	code, out, errOut = runDBCLI(t, env, "", "db", "sql", "SELECT count(*) AS campaigns FROM campaigns")
+	code, out, errOut = runAppStdin(t, env, "", "db", "sql", "SELECT count(*) AS campaigns FROM campaigns")
 	if code != 0 || !strings.Contains(out, "campaigns\n---------\n0") {
 		t.Fatalf("db sql on the embedded server: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
-	code, out, errOut = runDBCLI(t, env, "", "db", "stop")
+	code, out, errOut = runAppStdin(t, env, "", "db", "stop")
 	if code != 0 || !strings.HasPrefix(out, "stopped embedded PostgreSQL") {
 		t.Fatalf("db stop: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if (&store.Embedded{Home: home}).Running() {
 		t.Fatal("the embedded server still runs after db stop")
 	}
-	code, out, _ = runDBCLI(t, env, "", "db", "stop")
+	code, out, _ = runAppStdin(t, env, "", "db", "stop")
 	if code != 0 || !strings.Contains(out, "not running") {
 		t.Fatalf("second db stop: exit %d, stdout %q", code, out)
 	}

@@ -1,32 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smsblast/smsblast/store/pgtest"
 )
-
-// runApp runs one command line in-process with the given environment and
-// returns the exit code and both streams.
-func runApp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	a := &app{
-		stdin:  strings.NewReader(""),
-		stdout: &stdout,
-		stderr: &stderr,
-		getenv: func(k string) string { return env[k] },
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := a.run(ctx, args)
-	return code, stdout.String(), stderr.String()
-}
 
 // demoFast runs the demo's story quicker than a person would watch it.
 var demoFast = []string{"--rate", "3000", "--concurrency", "60", "--deliver-after", "100ms"}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,26 +9,6 @@ import (
 
 	"github.com/smsblast/smsblast/store/pgtest"
 )
-
-// runImportCLI runs smsblast with DATABASE_URL set to db, returning the exit
-// code and both streams.
-func runImportCLI(t *testing.T, db, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	a := &app{
-		stdin:  strings.NewReader(stdin),
-		stdout: &stdout,
-		stderr: &stderr,
-		getenv: func(k string) string {
-			if k == "DATABASE_URL" {
-				return db
-			}
-			return ""
-		},
-	}
-	code := a.run(context.Background(), args)
-	return code, stdout.String(), stderr.String()
-}
 
 func TestImportCLI(t *testing.T) {
 	t.Parallel()
@@ -87,7 +65,7 @@ func TestImportCLI(t *testing.T) {
 			code: 0, stdout: []string{"imported 4", "duplicates 3", "rejected 3", "need UCS-2"}},
 	}
 	for _, s := range steps {
-		code, stdout, stderr := runImportCLI(t, db, s.stdin, s.args...)
+		code, stdout, stderr := runAppStdin(t, map[string]string{"DATABASE_URL": db}, s.stdin, s.args...)
 		if code != s.code {
 			t.Errorf("%s: exit %d; want %d\nstdout: %s\nstderr: %s", s.name, code, s.code, stdout, stderr)
 			continue
@@ -109,7 +87,7 @@ func TestImportCLI(t *testing.T) {
 	}
 
 	// --json is one JSON document with the counts scripts read.
-	code, stdout, _ := runImportCLI(t, db, "", "import", "spring", people, "--json")
+	code, stdout, _ := runAppStdin(t, map[string]string{"DATABASE_URL": db}, "", "import", "spring", people, "--json")
 	var out struct {
 		RowsRead, Imported, Duplicates, Rejected int
 		RejectedBy                               map[string]int `json:"rejected_by"`

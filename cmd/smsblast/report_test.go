@@ -19,16 +19,6 @@ import (
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
 
-// runCLI runs smsblast with the given environment, returning the exit code
-// and both streams.
-func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }}
-	code := a.run(context.Background(), args)
-	return code, stdout.String(), stderr.String()
-}
-
 func TestSpreadsheetSafe(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
@@ -65,7 +55,7 @@ func TestReportCLI(t *testing.T) {
 	msgs := b.awaitDelivery(t)
 	env := map[string]string{"DATABASE_URL": b.dbURL}
 
-	code, out, errOut := runCLI(t, env, "report", "spring-sale")
+	code, out, errOut := runApp(t, env, "report", "spring-sale")
 	if code != 0 {
 		t.Fatalf("report: exit %d: %s", code, errOut)
 	}
@@ -104,7 +94,7 @@ func TestReportCLI(t *testing.T) {
 	}
 
 	// JSON Lines, filtered: raw values, one object per line.
-	code, out, errOut = runCLI(t, env, "report", "spring-sale", "--format", "json", "--status", "undelivered, failed")
+	code, out, errOut = runApp(t, env, "report", "spring-sale", "--format", "json", "--status", "undelivered, failed")
 	if code != 0 {
 		t.Fatalf("report --format json: exit %d: %s", code, errOut)
 	}
@@ -132,10 +122,10 @@ func TestReportCLI(t *testing.T) {
 	// --output: the same CSV, in a file, no temporary left behind.
 	dir := t.TempDir()
 	file := filepath.Join(dir, "results.csv")
-	if code, _, errOut := runCLI(t, env, "report", "spring-sale", "--output", file); code != 0 {
+	if code, _, errOut := runApp(t, env, "report", "spring-sale", "--output", file); code != 0 {
 		t.Fatalf("report --output: exit %d: %s", code, errOut)
 	}
-	_, stdoutCSV, _ := runCLI(t, env, "report", "spring-sale")
+	_, stdoutCSV, _ := runApp(t, env, "report", "spring-sale")
 	got, err := os.ReadFile(file)
 	if err != nil || string(got) != stdoutCSV {
 		t.Errorf("file differs from stdout (%v)", err)
@@ -154,7 +144,7 @@ func TestReportCLI(t *testing.T) {
 		{[]string{"report"}, 2, "usage"},
 		{[]string{"report", "nope"}, 1, "campaign not found"},
 	} {
-		code, _, errOut := runCLI(t, env, tt.args...)
+		code, _, errOut := runApp(t, env, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.msg) {
 			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, errOut, tt.code, tt.msg)
 		}
@@ -175,7 +165,7 @@ func TestServeCLI(t *testing.T) {
 		{env, []string{"serve", "--public-url", "example.com"}, 2, "--public-url"},
 		{env, []string{"serve", "extra"}, 2, "usage"},
 	} {
-		code, _, errOut := runCLI(t, tt.env, tt.args...)
+		code, _, errOut := runApp(t, tt.env, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.msg) {
 			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, errOut, tt.code, tt.msg)
 		}
