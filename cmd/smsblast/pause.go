@@ -28,6 +28,7 @@ func runSetStatus(ctx context.Context, a *app, verb string, args []string) error
 	fs := a.flags(commands[verb])
 	fs.dbFlag()
 	reason := fs.String("reason", "", "why, recorded on the campaign (default: by a user)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -49,11 +50,16 @@ func runSetStatus(ctx context.Context, a *app, verb string, args []string) error
 	if err != nil {
 		return err
 	}
+	if from == campaign.StatusCompleted || from == campaign.StatusCanceled && to != from {
+		return fmt.Errorf("%s campaign %q: it is %s", verb, pos[0], from)
+	}
+	if *asJSON {
+		writeJSON(a.stdout, map[string]any{"campaign": pos[0], "was": from, "status": to, "reason": why})
+		return nil
+	}
 	switch {
 	case from == to:
 		fmt.Fprintf(a.stdout, "campaign %q was already %s\n", pos[0], done)
-	case from == campaign.StatusCompleted || from == campaign.StatusCanceled:
-		return fmt.Errorf("%s campaign %q: it is %s", verb, pos[0], from)
 	case verb == "pause":
 		fmt.Fprintf(a.stdout, "campaign %q paused; running senders stop within seconds; 'smsblast send %s' resumes it\n", pos[0], pos[0])
 	default:

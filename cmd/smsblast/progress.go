@@ -73,17 +73,20 @@ func (a *app) startProgress(ctx context.Context, st *store.Store, c *campaign.Ca
 					}
 					lastDone, lastT = done, now
 				}
-				eta := "?"
-				if left > 0 && rate > 0 {
+				eta, rateText := "…", "…"
+				if now.Sub(start) >= time.Second {
+					rateText = fmt.Sprintf("%.1f", rate)
+				}
+				if left > 0 && rate > 0 && now.Sub(start) >= time.Second {
 					rest := float64(left-done) / rate
 					eta = (time.Duration(max(rest, 0)) * time.Second).String()
 				}
 				if tty {
-					fmt.Fprintf(a.stderr, "\r\033[K%s %d/%d  %.1f msg/s  ETA %s  (failed %d, skipped %d, in doubt %d)",
-						bar(done, left, 24), done, left, rate, eta, s.Failed, s.Skipped, s.InDoubt)
+					fmt.Fprintf(a.stderr, "\r\033[K%s %d/%d  %s msg/s  ETA %s  (failed %d, skipped %d, in doubt %d)",
+						bar(done, left, 24), done, left, rateText, eta, s.Failed, s.Skipped, s.InDoubt)
 				} else {
 					a.log.Info("progress", "campaign", c.Name, "done", done, "of", left,
-						"rate", fmt.Sprintf("%.1f", rate), "eta", eta, "failed", s.Failed, "in_doubt", s.InDoubt)
+						"rate", rateText, "eta", eta, "failed", s.Failed, "in_doubt", s.InDoubt)
 				}
 			}
 		}

@@ -23,6 +23,7 @@ func runRetry(ctx context.Context, a *app, args []string) error {
 	fs := a.flags(commands["retry"])
 	fs.dbFlag()
 	codesFlag := fs.String("codes", "", "comma-separated Twilio error codes to requeue (default: every retryable one)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -51,7 +52,11 @@ func runRetry(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	switch {
+	case *asJSON:
+		writeJSON(a.stdout, map[string]any{"campaign": c.Name, "requeued": n, "codes": codes})
+		return nil
+	case n == 0:
 		fmt.Fprintf(a.stdout, "campaign %q: no failed recipients match; nothing requeued\n", c.Name)
 		return nil
 	}
