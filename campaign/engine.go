@@ -171,11 +171,12 @@ func (c *Config) setDefaults() error {
 // Engine sends campaigns. One Engine may Run several campaigns one after
 // another; it is safe for concurrent use by Stats while Run works.
 type Engine struct {
-	store SendStore
-	tw    Messenger
-	cfg   Config
-	log   *slog.Logger
-	stats counters
+	store   SendStore
+	tw      Messenger
+	cfg     Config
+	log     *slog.Logger
+	stats   counters
+	current atomic.Pointer[run] // the run in progress, for Stats
 }
 
 // NewEngine returns an engine sending through tw and recording in st.
@@ -255,7 +256,9 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 	e.log.Info("sending", "campaign", name, "worker", r.worker,
 		"rate", r.rate, "concurrency", r.concurrency, "batch", r.batch)
 
+	e.current.Store(r)
 	runErr := r.run(ctx, hard)
+	e.current.Store(nil)
 	sum.Stats = e.Stats()
 	sum.Elapsed = time.Since(start)
 	sum.Done = r.done.Load()
@@ -265,8 +268,15 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 	return sum, runErr
 }
 
-// Stats returns the engine's counters so far; safe to call while Run works.
-func (e *Engine) Stats() Stats { return e.stats.snapshot() }
+// Stats returns the engine's counters so far, and the live figures of the
+// run in progress; safe to call while Run works.
+func (e *Engine) Stats() Stats {
+	s := e.stats.snapshot()
+	if r := e.current.Load(); r != nil {
+		s.InFlight, s.Rate, s.Ceiling = r.lim.InFlight(), r.lim.Rate(), r.lim.Ceiling()
+	}
+	return s
+}
 
 // run is one worker's state for one campaign.
 type run struct {

@@ -13,6 +13,11 @@ type Stats struct {
 	Found    int64 // in-doubt rows whose message Twilio had
 	Requeued int64 // in-doubt rows whose message Twilio did not have
 	Released int64 // claimed rows given back unsent (stop, throttle, lease)
+
+	// Live figures of the run in progress (zero between runs).
+	InFlight int     // requests to Twilio in flight
+	Rate     float64 // the limiter's current rate, segments per second
+	Ceiling  float64 // this worker's share of the campaign rate
 }
 
 type counters struct {

@@ -19,8 +19,8 @@ import (
 func (s *Store) UpdateSending(ctx context.Context, id int64, rate float64, concurrency int) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE campaigns SET
-			rate        = CASE WHEN $2 > 0 THEN $2 ELSE rate END,
-			concurrency = CASE WHEN $3 > 0 THEN $3 ELSE concurrency END,
+			rate        = CASE WHEN $2::float8 > 0 THEN $2::float8 ELSE rate END,
+			concurrency = CASE WHEN $3::int > 0 THEN $3::int ELSE concurrency END,
 			updated_at  = now()
 		WHERE id = $1`, id, rate, concurrency)
 	if err != nil {

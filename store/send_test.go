@@ -163,3 +163,20 @@ func TestClaimSkipsOptOutsAndUnclaimGivesBack(t *testing.T) {
 		t.Errorf("remaining %+v, %v; want 1 pending, 2 sending", rem, err)
 	}
 }
+
+// A fractional rate (one message every two seconds) is stored as given.
+func TestUpdateSendingKeepsFractions(t *testing.T) {
+	t.Parallel()
+	st, c := sendFixture(t, 0)
+	ctx := context.Background()
+	if err := st.UpdateSending(ctx, c.ID, 0.5, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.CampaignByName(ctx, c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rate != 0.5 || got.Concurrency != c.Concurrency {
+		t.Errorf("rate %v, concurrency %d; want 0.5 and %d unchanged", got.Rate, got.Concurrency, c.Concurrency)
+	}
+}

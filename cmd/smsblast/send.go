@@ -31,6 +31,7 @@ type sendFlags struct {
 	requestTimeout time.Duration
 	safetyWindow   time.Duration
 	heartbeat      time.Duration
+	metricsAddr    string
 	json           bool
 }
 
@@ -45,6 +46,7 @@ func runSend(ctx context.Context, a *app, args []string) error {
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 10*time.Second, "timeout of one request to Twilio (under half the lease)")
 	fs.DurationVar(&f.safetyWindow, "safety-window", 2*time.Minute, "how long a message of an unanswered request may take to appear in Twilio's list")
 	fs.DurationVar(&f.heartbeat, "heartbeat", time.Second, "how often a sender reports and checks for pause/cancel")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this sender's live Prometheus metrics (in flight, rate, outcomes) at http://ADDR/metrics")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
@@ -104,6 +106,16 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	})
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if f.metricsAddr != "" {
+		// The metrics outlive a soft stop: they show the drain.
+		mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopMetrics()
+		addr, err := a.serveSendMetrics(mctx, f.metricsAddr, name, eng)
+		if err != nil {
+			return err
+		}
+		a.log.Info("serving sender metrics", "url", "http://"+addr+"/metrics")
 	}
 	prog := a.startProgress(ctx, st, c, eng)
 	sum, err := eng.Run(ctx, a.hard, name)

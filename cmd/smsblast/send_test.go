@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -197,5 +199,45 @@ func TestSimCommand(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("sim did not stop on interrupt")
+	}
+}
+
+// send --metrics-addr serves the sender's live figures while it runs.
+func TestSendMetrics(t *testing.T) {
+	t.Parallel()
+	env, _ := cliWorld(t, twiliosim.Options{Latency: 20 * time.Millisecond})
+	importCLI(t, env, "metrics")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- a.run(ctx, []string{"send", "metrics", "--rate", "0.5", "--metrics-addr", addr}) }()
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body = string(b); strings.Contains(body, `smsblast_sender_rate_ceiling{campaign="metrics"} 0.5`) {
+			break
+		}
+	}
+	for _, want := range []string{`smsblast_sender_rate_ceiling{campaign="metrics"} 0.5`,
+		`smsblast_sender_requests_in_flight{campaign="metrics"}`, `smsblast_sender_recipients_total{campaign="metrics",outcome="accepted"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("send exited %d after an interrupt", code)
 	}
 }
