@@ -463,29 +463,28 @@ func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.C
 }
 
 // stuck describes a few recipients still waiting for a final status, with
-// what Twilio says of their message and the callbacks received for it, so a
-// failed check points at the cause.
+// what Twilio says of their message, so a failed check points at the cause.
 func (d *demo) stuck(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) string {
-	res, err := demoQuery(ctx, st, `SELECT r.phone, r.status, coalesce(r.message_sid, ''),
-       coalesce((SELECT string_agg(e.status || CASE WHEN e.applied_at IS NULL THEN ' (unapplied)' ELSE '' END, ', ' ORDER BY e.id)
-                 FROM message_events e WHERE e.message_sid = r.message_sid), 'none')
-FROM recipients r
-WHERE r.campaign_id = $1 AND r.status IN ('accepted', 'sent')
-ORDER BY r.id LIMIT 5`, fmt.Sprint(c.ID))
-	if err != nil {
-		return err.Error()
-	}
 	var out []string
-	for _, row := range res.Rows {
-		sid := string(row[2])
+	err := st.Results(ctx, c.ID, []campaign.RecipientStatus{campaign.Accepted, campaign.Sent}, func(r *campaign.Result) error {
+		if len(out) == 5 {
+			return errEnough
+		}
 		twilioSays := "unknown to Twilio"
-		if m, ok := sim.Message(sid); ok {
+		if m, ok := sim.Message(r.MessageSID); ok {
 			twilioSays = "Twilio says " + m.Status
 		}
-		out = append(out, fmt.Sprintf("%s is %s, sid %s, %s, callbacks received: %s", row[0], row[1], sid, twilioSays, row[3]))
+		out = append(out, fmt.Sprintf("%s is %s, sid %s, %s", r.Phone, r.Status, r.MessageSID, twilioSays))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return err.Error()
 	}
 	return strings.Join(out, "; ")
 }
+
+// errEnough stops a walk over results early.
+var errEnough = errors.New("enough")
 
 // results prints what a user would query: the campaign_stats view and the
 // failures by error code, through the same table printer as 'db sql'.
@@ -548,21 +547,14 @@ func demoQuery(ctx context.Context, st *store.Store, sql string, args ...string)
 
 // verify compares the database with what the simulated Twilio holds.
 func (d *demo) verify(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) error {
-	res, err := demoQuery(ctx, st, `SELECT phone, status, coalesce(message_sid, ''), coalesce(error_code, 0)
-FROM recipients WHERE campaign_id = $1`, fmt.Sprint(c.ID))
+	byPhone := map[string]*campaign.Result{}
+	err := st.Results(ctx, c.ID, nil, func(r *campaign.Result) error {
+		kept := *r // Results reuses r
+		byPhone[r.Phone] = &kept
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	type rec struct {
-		status, sid string
-		code        int
-	}
-	byPhone := map[string]rec{}
-	for _, row := range res.Rows {
-		var r rec
-		r.status, r.sid = string(row[1]), string(row[2])
-		fmt.Sscan(string(row[3]), &r.code)
-		byPhone[string(row[0])] = r
 	}
 	msgs := sim.Messages()
 	byTo := map[string][]twiliosim.Message{}
@@ -579,19 +571,19 @@ FROM recipients WHERE campaign_id = $1`, fmt.Sprint(c.ID))
 	wantSent := 0
 	for phone, r := range byPhone {
 		got := byTo[phone]
-		switch r.status {
-		case "accepted", "sent", "delivered", "undelivered":
+		switch r.Status {
+		case campaign.Accepted, campaign.Sent, campaign.Delivered, campaign.Undelivered:
 			wantSent++
 			if len(got) != 1 {
 				twice = append(twice, fmt.Sprintf("%s has %d messages", phone, len(got)))
-			} else if got[0].SID != r.sid {
-				missing = append(missing, fmt.Sprintf("%s: database sid %s, Twilio %s", phone, r.sid, got[0].SID))
+			} else if got[0].SID != r.MessageSID {
+				missing = append(missing, fmt.Sprintf("%s: database sid %s, Twilio %s", phone, r.MessageSID, got[0].SID))
 			}
-		case "pending", "sending":
-			unsent = append(unsent, phone+" "+r.status)
+		case campaign.Pending, campaign.Sending:
+			unsent = append(unsent, phone+" "+string(r.Status))
 		default: // failed or skipped: Twilio refused, nothing was created
-			if len(got) != 0 && r.code < 30000 {
-				strays = append(strays, fmt.Sprintf("%s is %s but has %d messages", phone, r.status, len(got)))
+			if len(got) != 0 && r.ErrorCode < 30000 {
+				strays = append(strays, fmt.Sprintf("%s is %s but has %d messages", phone, r.Status, len(got)))
 			}
 		}
 	}
@@ -609,27 +601,23 @@ FROM recipients WHERE campaign_id = $1`, fmt.Sprint(c.ID))
 
 	var wrong []string
 	for phone, code := range demoRefused {
-		if r := byPhone[phone]; r.status != "failed" || r.code != code {
-			wrong = append(wrong, fmt.Sprintf("%s: %s %d, want failed %d", phone, r.status, r.code, code))
+		if r := byPhone[phone]; r == nil || r.Status != campaign.Failed || r.ErrorCode != code {
+			wrong = append(wrong, fmt.Sprintf("%s: %s, want failed %d", phone, describeResult(r), code))
 		}
 	}
 	sort.Strings(wrong)
 	d.check(len(wrong) == 0, "Twilio's magic numbers failed with their codes: 21211, 21612, 21408, 21614", "%s", firstFew(wrong))
 
 	r := byPhone[demoOptedOut]
-	opt, err := demoQuery(ctx, st, `SELECT count(*) FROM opt_outs WHERE phone = $1`, demoOptedOut)
-	if err != nil {
-		return err
-	}
-	optedOut := len(opt.Rows) == 1 && string(opt.Rows[0][0]) == "1"
-	d.check(r.status == "skipped" && len(byTo[demoOptedOut]) == 0 && optedOut,
+	optedOut := r != nil && r.OptedOutAt != nil
+	d.check(optedOut && r.Status == campaign.Skipped && len(byTo[demoOptedOut]) == 0,
 		"the opted-out number (21610) was skipped, never texted, and is in opt_outs",
-		"%s is %s with %d messages; in opt_outs: %v", demoOptedOut, r.status, len(byTo[demoOptedOut]), optedOut)
+		"%s is %s with %d messages; in opt_outs: %v", demoOptedOut, describeResult(r), len(byTo[demoOptedOut]), optedOut)
 
 	wrong = wrong[:0]
 	for phone, code := range demoCarrierFailures {
-		if r := byPhone[phone]; r.status != "undelivered" || r.code != code {
-			wrong = append(wrong, fmt.Sprintf("%s: %s %d, want undelivered %d", phone, r.status, r.code, code))
+		if r := byPhone[phone]; r == nil || r.Status != campaign.Undelivered || r.ErrorCode != code {
+			wrong = append(wrong, fmt.Sprintf("%s: %s, want undelivered %d", phone, describeResult(r), code))
 		}
 	}
 	sort.Strings(wrong)
@@ -727,4 +715,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// describeResult is a recipient's state and code for a failed check.
+func describeResult(r *campaign.Result) string {
+	if r == nil {
+		return "not imported"
+	}
+	return fmt.Sprintf("%s %d", r.Status, r.ErrorCode)
 }
