@@ -336,3 +336,78 @@ func TestPauseFromElsewhere(t *testing.T) {
 	}
 	b.assertExactlyOnce(t)
 }
+
+// The configured rate is the rate achieved: after the first half second,
+// messages go out at the campaign's rate. (The band is wide because test
+// machines are shared; BenchmarkSendRate measures it precisely.)
+func TestSendKeepsTheRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{Latency: 5 * time.Millisecond})
+	c := b.newCampaign(t, validFrom, 400)
+	ctx := context.Background()
+	const rate = 150.0
+	if err := b.st.UpdateSending(ctx, c.ID, rate, 8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := b.sim.Messages()
+	from := msgs[0].DateCreated.Add(500 * time.Millisecond)
+	var n int
+	var last time.Time
+	for _, m := range msgs {
+		if !m.DateCreated.Before(from) {
+			n++
+			last = m.DateCreated
+		}
+	}
+	achieved := float64(n-1) / last.Sub(from).Seconds()
+	t.Logf("achieved %.1f messages/s, configured %.0f", achieved, rate)
+	if achieved > rate*1.05 || achieved < rate*0.8 {
+		t.Errorf("achieved %.1f messages/s, configured %.0f", achieved, rate)
+	}
+}
+
+// Two senders on one campaign share its rate: together they send at the
+// configured rate, not twice it, and each recipient once.
+func TestTwoSendersShareTheRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{Latency: 5 * time.Millisecond})
+	c := b.newCampaign(t, validFrom, 450)
+	ctx := context.Background()
+	const rate = 150.0
+	if err := b.st.UpdateSending(ctx, c.ID, rate, 8); err != nil {
+		t.Fatal(err)
+	}
+	alive := func(int) bool { return true }
+	errs := make(chan error, 2)
+	for pid := range 2 {
+		e := b.engine(t, campaign.Config{PID: 1000 + pid, Alive: alive})
+		go func() {
+			_, err := e.Run(ctx, ctx, "c1")
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.assertExactlyOnce(t)
+	msgs := b.sim.Messages()
+	from := msgs[0].DateCreated.Add(time.Second) // after the first heartbeats split the rate
+	var n int
+	var last time.Time
+	for _, m := range msgs {
+		if !m.DateCreated.Before(from) {
+			n++
+			last = m.DateCreated
+		}
+	}
+	achieved := float64(n-1) / last.Sub(from).Seconds()
+	t.Logf("two senders together: %.1f messages/s, configured %.0f", achieved, rate)
+	if achieved > rate*1.1 || achieved < rate*0.7 {
+		t.Errorf("two senders together sent %.1f messages/s, configured %.0f", achieved, rate)
+	}
+}
