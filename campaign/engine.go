@@ -372,7 +372,8 @@ func (r *run) run(ctx, hard context.Context) error {
 		workWG.Go(r.sender)
 	}
 	workWG.Go(r.reconciler)
-	r.claimer() // returns when claiming stops; closes the queue
+	r.claimer() // returns when claiming stops or the campaign is done; closes the queue
+	r.stop(nil) // the reconciler too (the queue is empty or being given back)
 
 	workWG.Wait()
 	close(r.out)
