@@ -29,7 +29,6 @@ package campaign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -155,10 +154,6 @@ func (r StatusResult) String() string {
 	}
 	return "unknown"
 }
-
-// ErrBadCallback: a webhook request lacks a required parameter or carries
-// one smsblast cannot read. The message names the parameter.
-var ErrBadCallback = errors.New("malformed webhook request")
 
 // ParseStatusCallback reads a status callback's form parameters.
 // MessageSid (or its older name SmsSid) and MessageStatus (or SmsStatus) are

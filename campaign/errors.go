@@ -47,3 +47,7 @@ var (
 
 // ErrConfig: an engine setting is out of range; the message says which.
 var ErrConfig = errors.New("invalid engine configuration")
+
+// ErrBadCallback: a webhook request lacks a required parameter or carries
+// one smsblast cannot read. The message names the parameter.
+var ErrBadCallback = errors.New("malformed webhook request")

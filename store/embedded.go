@@ -47,11 +47,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ErrNoServerBinaries means no DATABASE_URL was given and the PostgreSQL
-// server binaries the embedded database needs are not installed. Its text
-// tells the user exactly what to install or set.
-var ErrNoServerBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16) or set DATABASE_URL to a running server")
-
 const (
 	// EmbeddedUser is the superuser role of the embedded cluster; local
 	// socket connections are trusted, so it needs no password.

@@ -1,0 +1,12 @@
+package store
+
+import "errors"
+
+// Sentinel errors of package store. Compare with errors.Is. Errors about
+// campaigns themselves (not found, already exists) are package campaign's.
+var (
+	// ErrNoServerBinaries means no DATABASE_URL was given and the
+	// PostgreSQL server binaries the embedded database needs are not
+	// installed. Its text tells the user exactly what to install or set.
+	ErrNoServerBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16) or set DATABASE_URL to a running server")
+)
