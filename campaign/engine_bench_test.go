@@ -152,17 +152,7 @@ func BenchmarkSendRate(b *testing.B) {
 			b.Fatalf("run: %+v, %v", sum, err)
 		}
 		// Achieved rate over the steady part: skip the first second's burst.
-		msgs := w.sim.Messages()
-		first := msgs[0].DateCreated.Add(time.Second)
-		var cnt int
-		var last time.Time
-		for _, m := range msgs {
-			if !m.DateCreated.Before(first) {
-				cnt++
-				last = m.DateCreated
-			}
-		}
-		achieved := float64(cnt) / last.Sub(first).Seconds()
+		achieved := achievedRate(w.sim.Messages(), time.Second)
 		b.ReportMetric(achieved, "msgs/s")
 		b.ReportMetric(achieved/rate, "x-configured")
 		b.StartTimer()
