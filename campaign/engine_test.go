@@ -375,7 +375,10 @@ func TestTwoSendersShareTheRate(t *testing.T) {
 	for pid := range 2 {
 		e := b.engine(t, campaign.Config{PID: 1000 + pid, Alive: alive})
 		go func() {
-			_, err := e.Run(ctx, ctx, "c1")
+			sum, err := e.Run(ctx, ctx, "c1")
+			if err == nil && !sum.Done {
+				err = fmt.Errorf("a sender ended without seeing the campaign done: %+v", sum)
+			}
 			errs <- err
 		}()
 	}

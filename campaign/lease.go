@@ -48,7 +48,8 @@ func (r *run) heartbeat(ctx context.Context) {
 				r.e.log.Info("campaign "+string(b.Status)+": stopping", "reason", b.StatusReason)
 				r.stop(nil)
 			}
-		case StatusCompleted:
+		case StatusCompleted: // another worker finished the last recipients
+			r.done.Store(true)
 			r.stop(nil)
 		}
 		rate := b.Rate
