@@ -47,7 +47,8 @@ package campaign
 // At most Concurrency requests are in flight per worker, so at most that many
 // recipients per worker can be in doubt while it runs. A worker killed outright
 // also leaves its claimed but unsent rows looking in doubt; claims are kept
-// small (a quarter second of sending) so that this costs a few list lookups.
+// small (a quarter second of sending, at most half a second claimed ahead)
+// so that this costs a few list lookups.
 //
 // A worker on the same host as a dead worker (its pid is gone) ends the dead
 // worker's leases at once instead of waiting for them to run out: a dead
@@ -415,7 +416,9 @@ func (r *run) claimer() {
 	log := r.e.log
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	for r.soft.Err() == nil {
-		if r.inQueue.Load() > int64(r.batch/2) {
+		// Claim the next batch while the current one still has a batch to
+		// go: a claim takes milliseconds, and the senders must not wait.
+		if r.inQueue.Load() > int64(r.batch) {
 			sleepCtx(r.soft, 5*time.Millisecond)
 			continue
 		}

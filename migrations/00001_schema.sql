@@ -133,7 +133,9 @@ CREATE TABLE send_attempts (
                                      'campaign_error', 'found', 'not_found'))
 );
 CREATE INDEX send_attempts_recipient_idx ON send_attempts (recipient_id);
-CREATE INDEX send_attempts_campaign_idx ON send_attempts (campaign_id, started_at);
+-- Rows arrive in time order, so a BRIN index finds "the last ten seconds"
+-- (status's current rate) for a fraction of a btree's cost on every insert.
+CREATE INDEX send_attempts_started_idx ON send_attempts USING brin (started_at);
 
 -- Twilio's error codes that smsblast knows, so SQL can show words next to numbers.
 CREATE TABLE twilio_errors (

@@ -104,7 +104,7 @@ func (s *Store) Requeue(ctx context.Context, campaignID int64, codes []int) (int
 
 // Progress reads one campaign's progress. Counts read the campaign's rows
 // (through the unique (campaign_id, phone) index); the current rate comes
-// from the last ten seconds of the audit trail.
+// from the last ten seconds of the audit trail (its BRIN index on time).
 func (s *Store) Progress(ctx context.Context, c *campaign.Campaign) (*campaign.Progress, error) {
 	p := &campaign.Progress{Campaign: *c, Counts: map[campaign.RecipientStatus]int64{}}
 	rows, err := s.pool.Query(ctx, `
