@@ -359,6 +359,7 @@ func (r *run) run(ctx, hard context.Context) error {
 	r.hard = hard
 
 	r.expireDeadWorkers(ctx)
+	r.beat(ctx) // take this worker's share of the rate before the first send
 
 	// Background work that lasts until the recorders have written everything.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))

@@ -16,7 +16,6 @@ func (r *run) heartbeat(ctx context.Context) {
 	renewEvery := cfg.Lease / 5
 	lastRenew := time.Now()
 	lastDeadCheck := time.Now()
-	live := 1
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,45 +27,50 @@ func (r *run) heartbeat(ctx context.Context) {
 				lastRenew = time.Now()
 			}
 		}
-		// A worker is presumed gone after missing a few heartbeats; that only
-		// affects how the rate is split, never who may send.
-		b, err := r.e.store.Beat(ctx, r.c.ID, r.worker, 5*cfg.Heartbeat)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.e.log.Warn("heartbeat", "err", err)
-			}
-			continue
-		}
-		switch b.Status {
-		case StatusPaused, StatusCanceled:
-			if r.soft.Err() == nil {
-				reason := string(b.Status)
-				if b.StatusReason != "" {
-					reason += ": " + b.StatusReason
-				}
-				r.pause.CompareAndSwap(nil, &reason)
-				r.e.log.Info("campaign "+string(b.Status)+": stopping", "reason", b.StatusReason)
-				r.stop(nil)
-			}
-		case StatusCompleted: // another worker finished the last recipients
-			r.done.Store(true)
-			r.stop(nil)
-		}
-		rate := b.Rate
-		if cfg.Rate > 0 {
-			rate = cfg.Rate
-		}
-		if b.LiveWorkers > 0 {
-			live = b.LiveWorkers
-		}
-		if share := rate / float64(live); share != r.lim.Ceiling() {
-			r.e.log.Info("rate share", "segments_per_second", share, "workers", live)
-			r.lim.SetRate(share)
-		}
+		r.beat(ctx)
 		if time.Since(lastDeadCheck) >= 5*cfg.Heartbeat {
 			lastDeadCheck = time.Now()
 			r.expireDeadWorkers(ctx)
 		}
+	}
+}
+
+// beat reports the worker alive and follows what the heartbeat learns: a
+// pause, cancel or completion stops claiming; the campaign's rate is split
+// among the live workers. A worker is presumed gone after missing a few
+// heartbeats; that only affects how the rate is split, never who may send.
+func (r *run) beat(ctx context.Context) {
+	cfg := &r.e.cfg
+	b, err := r.e.store.Beat(ctx, r.c.ID, r.worker, 5*cfg.Heartbeat)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.e.log.Warn("heartbeat", "err", err)
+		}
+		return
+	}
+	switch b.Status {
+	case StatusPaused, StatusCanceled:
+		if r.soft.Err() == nil {
+			reason := string(b.Status)
+			if b.StatusReason != "" {
+				reason += ": " + b.StatusReason
+			}
+			r.pause.CompareAndSwap(nil, &reason)
+			r.e.log.Info("campaign "+string(b.Status)+": stopping", "reason", b.StatusReason)
+			r.stop(nil)
+		}
+	case StatusCompleted: // another worker finished the last recipients
+		r.done.Store(true)
+		r.stop(nil)
+	}
+	rate := b.Rate
+	if cfg.Rate > 0 {
+		rate = cfg.Rate
+	}
+	live := max(b.LiveWorkers, 1)
+	if share := rate / float64(live); share != r.lim.Ceiling() {
+		r.e.log.Info("rate share", "segments_per_second", share, "workers", live)
+		r.lim.SetRate(share)
 	}
 }
 
