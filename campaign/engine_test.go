@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,11 +31,22 @@ const validFrom = "+15005550006"
 
 func setup(t *testing.T, simOpts twiliosim.Options) *bundle {
 	t.Helper()
+	return setupWith(t, simOpts, nil)
+}
+
+// setupWith is setup with the simulator behind wrap (nil: none), for tests
+// that need Twilio to misbehave in ways the simulator has no knob for.
+func setupWith(t *testing.T, simOpts twiliosim.Options, wrap func(http.Handler) http.Handler) *bundle {
+	t.Helper()
 	st := pgtest.Store(t)
 	simOpts.Seed = 1
 	sim := twiliosim.New(simOpts)
 	t.Cleanup(sim.Close)
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	tw, err := twilio.New(twilio.Config{
 		AccountSID: sim.AccountSID(), AuthToken: sim.AuthToken(),
@@ -411,4 +424,56 @@ func achievedRate(msgs []twiliosim.Message, warmup time.Duration) float64 {
 		return 0
 	}
 	return float64(n-1) / last.Sub(from).Seconds()
+}
+
+// A Twilio outage: for a while every request (creates and lists) gets a 503.
+// The requests in flight fall in doubt, the sender pauses instead of pushing
+// everyone into doubt, and once Twilio is back everything is reconciled and
+// sent: nobody twice, nobody failed for want of attempts.
+func TestSendThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	var outage atomic.Bool
+	down := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if outage.Load() {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"code": 20503, "message": "Service unavailable", "more_info": "https://www.twilio.com/docs/errors/20503", "status": 503}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	b := setupWith(t, twiliosim.Options{Latency: 2 * time.Millisecond}, down)
+	c := b.newCampaign(t, validFrom, 600)
+	ctx := context.Background()
+	if err := b.st.UpdateSending(ctx, c.ID, 300, 8); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for len(b.sim.Messages()) < 150 {
+			time.Sleep(time.Millisecond)
+		}
+		outage.Store(true)
+		time.Sleep(1500 * time.Millisecond)
+		outage.Store(false)
+	}()
+	sum, err := b.engine(t, campaign.Config{}).Run(ctx, ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done || sum.Stats.InDoubt == 0 {
+		t.Fatalf("summary %+v: want done, with answers lost in the outage", sum)
+	}
+	// The outage detector stopped sending after a few dozen lost answers,
+	// not after the 450 the outage would have taken.
+	if sum.Stats.InDoubt > 60 {
+		t.Errorf("%d requests fell in doubt during a 1.5 s outage at 300/s; the sender should have paused", sum.Stats.InDoubt)
+	}
+	b.assertExactlyOnce(t)
+	for phone, r := range b.recipients(t) {
+		if r.status != "accepted" && r.status != "sent" && r.status != "delivered" {
+			t.Errorf("%s: %s after the outage, want accepted", phone, r.status)
+		}
+	}
 }

@@ -11,9 +11,9 @@ import (
 // now and then (another process on the account, a transient spike) should
 // not halve a campaign's rate, while a real overload answers many requests
 // with 429 at once. Likewise one lost answer is noise, most answers lost is
-// an outage. So a gate fires only when, within one window, at least min
-// answers and more than frac of all answers were bad. Safe for concurrent
-// use.
+// an outage. So a gate fires when, within one window, at least min answers
+// and more than frac of all answers were bad — or at once when 4×min answers
+// in a row were bad, however the window began. Safe for concurrent use.
 type gate struct {
 	min  int
 	frac float64
@@ -22,6 +22,7 @@ type gate struct {
 	start   time.Time
 	answers int
 	bad     int
+	streak  int  // bad answers in a row, across windows
 	fired   bool // this window has fired already
 }
 
@@ -34,8 +35,8 @@ func newOutageGate() *gate   { return &gate{min: 5, frac: 0.5} }
 
 // observe counts one answer and reports whether the gate fires. It judges
 // whole windows — when one closes, or sooner once it holds a clear storm
-// (min×4 bad answers) — because the first few answers of a window are too
-// few to tell a 2% trickle from a 10% overload.
+// (4×min bad answers, or that many in a row) — because the first few
+// answers of a window are too few to tell a 2% trickle from a 10% overload.
 func (g *gate) observe(bad bool, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -47,8 +48,11 @@ func (g *gate) observe(bad bool, now time.Time) bool {
 	g.answers++
 	if bad {
 		g.bad++
+		g.streak++
+	} else {
+		g.streak = 0
 	}
-	if !g.fired && g.firesLocked(4*g.min) {
+	if !g.fired && (g.firesLocked(4*g.min) || g.streak >= 4*g.min) {
 		fire = true
 	}
 	g.fired = g.fired || fire

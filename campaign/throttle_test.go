@@ -46,3 +46,22 @@ func TestGate(t *testing.T) {
 		t.Error("throttles from an earlier window counted")
 	}
 }
+
+// An outage late in a busy window is caught by the run of lost answers, not
+// a second later when the window closes.
+func TestOutageGateFiresOnARun(t *testing.T) {
+	t.Parallel()
+	g := newOutageGate()
+	t0 := time.Unix(0, 0)
+	for i := range 200 { // a healthy start of the window
+		if g.observe(false, t0.Add(time.Duration(i)*time.Millisecond)) {
+			t.Fatal("fired on good answers")
+		}
+	}
+	for i := range 20 {
+		fired := g.observe(true, t0.Add(time.Duration(200+i)*time.Millisecond))
+		if fired != (i == 19) {
+			t.Fatalf("lost answer %d in a row: fired %v; want to fire at the 20th", i+1, fired)
+		}
+	}
+}
