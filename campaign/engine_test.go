@@ -477,3 +477,92 @@ func TestSendThroughAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// A worker on another machine dies mid-send — it loses the database and is
+// gone, leaving rows claimed and requests unanswered — and its process cannot
+// be checked from here: the survivor waits for its leases to run out, then
+// reconciles its rows. Nobody twice, nobody skipped.
+func TestTakeOverFromAnotherHost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{Latency: 10 * time.Millisecond, LoseResponse: 0.05})
+	b.newCampaign(t, validFrom, 300)
+	short := campaign.Config{Lease: 3 * time.Second, RequestTimeout: 500 * time.Millisecond,
+		LeaseMargin: 200 * time.Millisecond, ZeroSafetyWindow: true, Heartbeat: 100 * time.Millisecond}
+	dying := &dyingStore{SendStore: b.st}
+	soft, stopSoft := context.WithCancel(context.Background())
+	hard, stopHard := context.WithCancel(context.Background())
+	go func() {
+		for len(b.sim.Messages()) < 80 {
+			time.Sleep(time.Millisecond)
+		}
+		dying.dead.Store(true) // from now on it records nothing
+		stopHard()
+		stopSoft()
+	}()
+	a := short
+	a.Hostname = "host-a"
+	ea, err := campaign.NewEngine(dying, b.tw, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = ea.Run(soft, hard, "c1")
+	var leased int
+	if err := b.st.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM recipients WHERE status = 'sending'`).Scan(&leased); err != nil || leased == 0 {
+		t.Fatalf("the dead worker left %d rows leased (%v); the test needs some", leased, err)
+	}
+	// host-a's process looks alive to everyone (it is elsewhere), so only
+	// its leases running out frees its rows.
+	other := short
+	other.Hostname, other.Alive = "host-b", func(int) bool { return true }
+	start := time.Now()
+	ctx := context.Background()
+	eb, err := campaign.NewEngine(b.st, b.tw, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := eb.Run(ctx, ctx, "c1")
+	if err != nil || !sum.Done {
+		t.Fatalf("survivor: %+v, %v", sum, err)
+	}
+	b.assertExactlyOnce(t)
+	if n := len(b.sim.Messages()); n != 300 {
+		t.Errorf("Twilio has %d messages, want 300", n)
+	}
+	if sum.Stats.Found+sum.Stats.Requeued < int64(leased) {
+		t.Errorf("survivor reconciled %d found + %d requeued of %d rows the dead worker held",
+			sum.Stats.Found, sum.Stats.Requeued, leased)
+	}
+	t.Logf("dead worker held %d rows; survivor finished in %v (lease %v)",
+		leased, time.Since(start).Round(time.Millisecond), short.Lease)
+}
+
+// dyingStore is a store that a worker loses for good: once dead, nothing it
+// writes or claims reaches the database.
+type dyingStore struct {
+	campaign.SendStore
+	dead atomic.Bool
+}
+
+var errGone = errors.New("connection to the database lost")
+
+func (d *dyingStore) Record(ctx context.Context, id int64, w string, o []campaign.Outcome) (int, error) {
+	if d.dead.Load() {
+		return 0, errGone
+	}
+	return d.SendStore.Record(ctx, id, w, o)
+}
+
+func (d *dyingStore) RenewLeases(ctx context.Context, w string, ids []int64, lease time.Duration) ([]int64, error) {
+	if d.dead.Load() {
+		return nil, errGone
+	}
+	return d.SendStore.RenewLeases(ctx, w, ids, lease)
+}
+
+func (d *dyingStore) StopWorker(ctx context.Context, w string) error {
+	if d.dead.Load() {
+		return errGone
+	}
+	return d.SendStore.StopWorker(ctx, w)
+}
