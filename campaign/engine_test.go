@@ -157,6 +157,16 @@ func (b *bundle) assertExactlyOnce(t *testing.T) {
 	}
 }
 
+// assertAllAccepted checks that Twilio took every recipient's message.
+func (b *bundle) assertAllAccepted(t *testing.T) {
+	t.Helper()
+	for phone, r := range b.recipients(t) {
+		if r.status != "accepted" && r.status != "sent" && r.status != "delivered" {
+			t.Errorf("%s: %s, want accepted", phone, r.status)
+		}
+	}
+}
+
 func TestSendAllOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, twiliosim.Options{})
@@ -208,11 +218,7 @@ func TestSendThroughFaults(t *testing.T) {
 		t.Errorf("stats %+v: expected lost responses to be found by reconciliation", sum.Stats)
 	}
 	b.assertExactlyOnce(t)
-	for phone, r := range b.recipients(t) {
-		if r.status != "accepted" && r.status != "sent" && r.status != "delivered" {
-			t.Errorf("%s: %s, want accepted", phone, r.status)
-		}
-	}
+	b.assertAllAccepted(t)
 }
 
 func TestSendPermanentErrorsAndOptOuts(t *testing.T) {
@@ -471,11 +477,7 @@ func TestSendThroughAnOutage(t *testing.T) {
 		t.Errorf("%d requests fell in doubt during a 1.5 s outage at 300/s; the sender should have paused", sum.Stats.InDoubt)
 	}
 	b.assertExactlyOnce(t)
-	for phone, r := range b.recipients(t) {
-		if r.status != "accepted" && r.status != "sent" && r.status != "delivered" {
-			t.Errorf("%s: %s after the outage, want accepted", phone, r.status)
-		}
-	}
+	b.assertAllAccepted(t)
 }
 
 // A worker on another machine dies mid-send — it loses the database and is
