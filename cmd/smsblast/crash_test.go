@@ -199,7 +199,7 @@ func TestCrashResumeExactlyOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	for kills < 12 {
-		cmd := b.command(append([]string{"send", "crash", "--rate", "600", "--concurrency", "24"}, fastSend...)...)
+		cmd := b.command(append([]string{"send", "crash", "--rate", "400", "--concurrency", "24"}, fastSend...)...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
