@@ -25,6 +25,9 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
+		if isTerminal(os.Stderr) {
+			fmt.Fprint(os.Stderr, "\r\033[K") // clear a progress bar's line first
+		}
 		fmt.Fprintln(os.Stderr, "smsblast: stopping: finishing requests in flight (interrupt again to stop at once)")
 		stop()
 		<-sig
