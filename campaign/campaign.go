@@ -1,9 +1,15 @@
-// Package campaign is smsblast's domain: campaigns and their recipients, the
-// CSV import, and the send engine with its claim/lease/reconcile protocol.
-// It declares the small interfaces it needs from storage and from Twilio;
-// package store (PostgreSQL) and package twilio (HTTP) implement them, and
-// cmd/smsblast wires them together. Read the engine's documentation in
-// engine.go for the invariants that make a resumed send text nobody twice.
+// Package campaign is smsblast's domain: campaigns, their recipients and the
+// states a recipient moves through, the body template, and the small
+// interfaces the engine, the importer and the webhooks need from storage.
+// It depends on the standard library only. Below it:
+//
+//   - campaign/send: the send engine (claim, lease, send, reconcile, record);
+//   - campaign/csvimport: recipient CSVs into a campaign;
+//   - campaign/phone: phone numbers as people type them, into E.164;
+//   - campaign/delivery: Twilio's status callbacks and STOP replies.
+//
+// Package store implements the interfaces on PostgreSQL, package twilio
+// speaks to Twilio, and cmd/smsblast wires them together.
 package campaign
 
 import (
@@ -21,21 +27,6 @@ const (
 	StatusPaused    Status = "paused"    // stopped by a user or by a campaign-level Twilio error; send resumes it
 	StatusCompleted Status = "completed" // no recipient is pending or sending
 	StatusCanceled  Status = "canceled"  // stopped for good; pending recipients stay pending
-)
-
-// RecipientStatus is a recipient's delivery state (recipients.status).
-type RecipientStatus string
-
-// Recipient states; see design.md for the transitions.
-const (
-	Pending     RecipientStatus = "pending"     // waiting to be claimed (again, after a retryable error)
-	Sending     RecipientStatus = "sending"     // claimed under a lease; may be in flight or in doubt
-	Accepted    RecipientStatus = "accepted"    // Twilio took it (queued, accepted or scheduled)
-	Sent        RecipientStatus = "sent"        // the carrier took it (status callback)
-	Delivered   RecipientStatus = "delivered"   // the handset got it (status callback)
-	Undelivered RecipientStatus = "undelivered" // the carrier could not deliver it (error_code 30xxx)
-	Failed      RecipientStatus = "failed"      // Twilio refused it, or it failed after acceptance
-	Skipped     RecipientStatus = "skipped"     // opted out: never texted
 )
 
 // Campaign is one bulk send: a sender, a body template and its recipients.

@@ -1,22 +1,6 @@
 package campaign
 
-// Delivery results: Twilio's status callbacks.
-//
-// # Ordering
-//
-// Twilio neither orders nor de-duplicates its callbacks, so a recipient's
-// status only ever moves up this ranking, and a callback that would not move
-// it up is recorded (message_events) but changes nothing:
-//
-//	pending < sending < accepted < sent < delivered = undelivered = failed
-//
-// The three final states share the top rank: the first final status to be
-// applied stays. A "failed" arriving after "delivered" (or the reverse) is
-// kept in message_events for the audit, but the recipient keeps the verdict
-// it already had: a carrier's delivery receipt is not taken back, and a
-// report that changed its mind would be harder to trust than one that
-// reports the first word. Duplicates rank equal to what they repeat, so they
-// are harmless.
+// Delivery results: Twilio's status callbacks, as the store records them.
 //
 // # The race with the sender
 //
@@ -29,79 +13,9 @@ package campaign
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/smsblast/smsblast/twilio"
 )
-
-// Rank orders recipient states for status callbacks: a recipient never moves
-// to a state of lower or equal rank. Unknown states rank -1.
-func (s RecipientStatus) Rank() int {
-	switch s {
-	case Pending:
-		return 0
-	case Sending:
-		return 1
-	case Accepted:
-		return 2
-	case Sent:
-		return 3
-	case Delivered, Undelivered, Failed:
-		return 4
-	case Skipped:
-		// Skipped rows were never texted: no callback can concern them, and
-		// ranking them final keeps a stray one from touching them.
-		return 4
-	}
-	return -1
-}
-
-// Final reports whether s is a final delivery verdict (or skipped): no status
-// callback changes it.
-func (s RecipientStatus) Final() bool { return s.Rank() == 4 }
-
-// RecipientStatuses lists every recipient state, in rank order.
-func RecipientStatuses() []RecipientStatus {
-	return []RecipientStatus{Pending, Sending, Accepted, Sent, Delivered, Undelivered, Failed, Skipped}
-}
-
-// Advances reports whether a status callback saying next may move a
-// recipient that is in cur: only to a strictly higher rank (see the
-// ordering above).
-func Advances(cur, next RecipientStatus) bool {
-	return next.Rank() > cur.Rank()
-}
-
-// FromTwilioStatus maps a Twilio message status (as in a status callback) to
-// the recipient state it means, and reports whether the status is one a
-// status callback for an outbound message can carry.
-//
-//   - queued, accepted, scheduled and Twilio's own "sending" are all still
-//     inside Twilio: accepted.
-//   - read (WhatsApp and RCS read receipts) implies delivered.
-//   - partially_delivered (a multi-part message only partly delivered)
-//     carries no verdict: sent.
-//   - canceled (a scheduled message canceled before it left): failed.
-//   - receiving and received belong to inbound messages: not accepted here.
-func FromTwilioStatus(s string) (RecipientStatus, bool) {
-	switch strings.ToLower(s) {
-	case "queued", "accepted", "scheduled", "sending":
-		return Accepted, true
-	case "sent", "partially_delivered":
-		return Sent, true
-	case "delivered", "read":
-		return Delivered, true
-	case "undelivered":
-		return Undelivered, true
-	case "failed", "canceled":
-		return Failed, true
-	}
-	return "", false
-}
 
 // StatusEvent is one parsed status callback.
 type StatusEvent struct {
@@ -153,68 +67,6 @@ func (r StatusResult) String() string {
 		return "buffered"
 	}
 	return "unknown"
-}
-
-// ParseStatusCallback reads a status callback's form parameters.
-// MessageSid (or its older name SmsSid) and MessageStatus (or SmsStatus) are
-// required; ErrorCode, when present, must be a number.
-func ParseStatusCallback(form url.Values) (*StatusEvent, error) {
-	sid := first(form, "MessageSid", "SmsSid")
-	if sid == "" {
-		return nil, fmt.Errorf("parse status callback: MessageSid is missing: %w", ErrBadCallback)
-	}
-	if !twilio.IsMessageSID(sid) {
-		return nil, fmt.Errorf("parse status callback: MessageSid %.40q is not a message sid: %w", sid, ErrBadCallback)
-	}
-	tstat := strings.ToLower(first(form, "MessageStatus", "SmsStatus"))
-	if tstat == "" {
-		return nil, fmt.Errorf("parse status callback for %s: MessageStatus is missing: %w", sid, ErrBadCallback)
-	}
-	st, ok := FromTwilioStatus(tstat)
-	if !ok {
-		return nil, fmt.Errorf("parse status callback for %s: MessageStatus %.20q is not an outbound message status: %w", sid, tstat, ErrBadCallback)
-	}
-	ev := &StatusEvent{
-		MessageSID:   sid,
-		TwilioStatus: tstat,
-		Status:       st,
-		To:           form.Get("To"),
-		From:         form.Get("From"),
-		AccountSID:   form.Get("AccountSid"),
-		Params:       form,
-	}
-	if s := strings.TrimSpace(form.Get("ErrorCode")); s != "" {
-		code, err := strconv.Atoi(s)
-		if err != nil || code < 0 || code > 99999 {
-			return nil, fmt.Errorf("parse status callback for %s: ErrorCode %.20q is not a Twilio error code: %w", sid, s, ErrBadCallback)
-		}
-		// Twilio sends ErrorCode=0 on some successful statuses: no error.
-		ev.ErrorCode = code
-	}
-	if ev.ErrorCode != 0 {
-		ev.ErrorMessage = form.Get("ErrorMessage")
-		if ev.ErrorMessage == "" {
-			if info, ok := twilio.Describe(ev.ErrorCode); ok {
-				ev.ErrorMessage = info.Description
-			}
-		}
-	}
-	if s := form.Get("RawDlrDoneDate"); len(s) == 10 {
-		if t, err := time.Parse("0601021504", s); err == nil {
-			ev.DoneAt = t
-		}
-	}
-	return ev, nil
-}
-
-// first returns the first non-empty value among the names.
-func first(form url.Values, names ...string) string {
-	for _, n := range names {
-		if v := strings.TrimSpace(form.Get(n)); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // DeliveryStore is what the webhook handlers need from storage. Package store

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/delivery"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -22,7 +23,7 @@ func callback(t testing.TB, msgSID, status, to string, extra ...string) *campaig
 	for i := 0; i+1 < len(extra); i += 2 {
 		f.Set(extra[i], extra[i+1])
 	}
-	ev, err := campaign.ParseStatusCallback(f)
+	ev, err := delivery.ParseStatusCallback(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -299,7 +299,8 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 		aIDs, aAttempt, aHTTP, aCode []int64
 		aStarted                     []time.Time
 		aLatency                     []float64
-		aMsg, aSID, aResult          []*string
+		aMsg, aSID                   []*string
+		aResult                      []string
 		optOuts                      []string
 	)
 	for i := range outcomes {
@@ -333,7 +334,7 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 			aCode = append(aCode, int64(o.ErrorCode))
 			aMsg = append(aMsg, nullString(o.ErrorMessage))
 			aSID = append(aSID, nullString(o.MessageSID))
-			aResult = append(aResult, &a.Result)
+			aResult = append(aResult, string(a.Result))
 		}
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/csvimport"
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/twilio"
 	"github.com/smsblast/smsblast/twilio/twiliosim"
@@ -353,7 +354,7 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 	if callback != "" {
 		settings.StatusCallback = &callback
 	}
-	res, err := campaign.NewImporter(st, campaign.ImportConfig{Logger: d.app.log}).Import(ctx, campaign.ImportRequest{
+	res, err := csvimport.New(st, csvimport.Config{Logger: d.app.log}).Import(ctx, csvimport.Request{
 		Campaign: name,
 		Settings: settings,
 		Source:   "demo.csv",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/csvimport"
 )
 
 func init() {
@@ -32,7 +33,7 @@ func init() {
 
 // importUsageErrors are the import errors whose fix is on the command line: exit 2.
 var importUsageErrors = []error{
-	campaign.ErrNoPhoneColumn, campaign.ErrDuplicateColumn, campaign.ErrMissingColumn,
+	csvimport.ErrNoPhoneColumn, csvimport.ErrDuplicateColumn, csvimport.ErrMissingColumn,
 	campaign.ErrSettingRequired, campaign.ErrInvalidSetting, campaign.ErrSettingConflict,
 }
 
@@ -77,7 +78,7 @@ func runImport(ctx context.Context, a *app, args []string) error {
 		}
 	})
 
-	req := campaign.ImportRequest{
+	req := csvimport.Request{
 		Campaign: name, Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,
 		Source: filepath.Base(path),
 	}
@@ -124,7 +125,7 @@ func runImport(ctx context.Context, a *app, args []string) error {
 	defer st.Close()
 	bar := a.importProgress(size)
 	req.Progress = bar.update
-	res, err := campaign.NewImporter(st, campaign.ImportConfig{Logger: a.log}).Import(ctx, req)
+	res, err := csvimport.New(st, csvimport.Config{Logger: a.log}).Import(ctx, req)
 	bar.stop()
 	if err != nil {
 		for _, u := range importUsageErrors {
@@ -168,7 +169,7 @@ type rejectOutput struct {
 	Raw    string `json:"raw"`
 }
 
-func importJSON(r *campaign.ImportResult) importOutput {
+func importJSON(r *csvimport.Result) importOutput {
 	o := importOutput{
 		Campaign: r.Campaign.Name, CampaignID: r.Campaign.ID, Created: r.Created, ImportID: r.ImportID,
 		Source: r.Source, RowsRead: r.Read, Imported: r.Imported, Duplicates: r.Duplicates,
@@ -185,7 +186,7 @@ func importJSON(r *campaign.ImportResult) importOutput {
 	return o
 }
 
-func printImport(w io.Writer, r *campaign.ImportResult) {
+func printImport(w io.Writer, r *csvimport.Result) {
 	verb := "into"
 	if r.Created {
 		verb = "into new campaign"
@@ -255,7 +256,7 @@ func (a *app) importProgress(size int64) *importBar {
 	return b
 }
 
-func (b *importBar) update(p campaign.ImportProgress) {
+func (b *importBar) update(p csvimport.Progress) {
 	if b.a == nil {
 		return
 	}

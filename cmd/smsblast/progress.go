@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/send"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -36,7 +37,7 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (a *app) startProgress(ctx context.Context, st *store.Store, c *campaign.Campaign, eng *campaign.Engine) *progress {
+func (a *app) startProgress(ctx context.Context, st *store.Store, c *campaign.Campaign, eng *send.Engine) *progress {
 	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
 	var left int64 = -1
 	if rem, err := st.Remaining(ctx, c.ID); err == nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/send"
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/twilio"
 )
@@ -95,7 +95,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		return err
 	}
 	defer tw.CloseIdleConnections()
-	eng, err := campaign.NewEngine(st, tw, campaign.Config{
+	eng, err := send.New(st, tw, send.Config{
 		Concurrency:      conc,
 		Lease:            f.lease,
 		RequestTimeout:   f.requestTimeout,
@@ -127,7 +127,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	return err
 }
 
-func (a *app) printSummary(sum *campaign.Summary, asJSON bool) {
+func (a *app) printSummary(sum *send.Summary, asJSON bool) {
 	if asJSON {
 		writeJSON(a.stdout, sum)
 		return

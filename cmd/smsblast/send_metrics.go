@@ -9,14 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/send"
 )
 
 // engineCollector exposes a running sender's live figures — what only the
 // process knows: requests in flight, the limiter's rate, this run's
 // counters. serve's /metrics covers what the database knows.
 type engineCollector struct {
-	eng      *campaign.Engine
+	eng      *send.Engine
 	campaign string
 }
 
@@ -52,7 +52,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 
 // serveSendMetrics serves /metrics for a running sender on addr until ctx
 // ends; it returns the address it listens on.
-func (a *app) serveSendMetrics(ctx context.Context, addr, name string, eng *campaign.Engine) (string, error) {
+func (a *app) serveSendMetrics(ctx context.Context, addr, name string, eng *send.Engine) (string, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(engineCollector{eng: eng, campaign: name})
 	mux := http.NewServeMux()

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/delivery"
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/twilio"
 )
@@ -163,7 +163,7 @@ func (w *webhooks) status(rw http.ResponseWriter, r *http.Request) {
 	if form == nil {
 		return
 	}
-	ev, err := campaign.ParseStatusCallback(form)
+	ev, err := delivery.ParseStatusCallback(form)
 	if err != nil {
 		w.cfg.Log.Warn("status callback unreadable", "err", err)
 		w.rejected.WithLabelValues("status", "malformed").Inc()
@@ -192,7 +192,7 @@ func (w *webhooks) inbound(rw http.ResponseWriter, r *http.Request) {
 	if form == nil {
 		return
 	}
-	m, err := campaign.ParseInbound(form)
+	m, err := delivery.ParseInbound(form)
 	if err != nil {
 		w.cfg.Log.Warn("inbound message unreadable", "err", err)
 		w.rejected.WithLabelValues("inbound", "malformed").Inc()
@@ -201,7 +201,7 @@ func (w *webhooks) inbound(rw http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), webhookTimeout)
 	defer cancel()
-	res, err := campaign.HandleInbound(ctx, w.cfg.Store, w.cfg.Log, m)
+	res, err := delivery.HandleInbound(ctx, w.cfg.Store, w.cfg.Log, m)
 	if err != nil {
 		w.received.WithLabelValues("inbound", "error").Inc()
 		w.cfg.Log.Error("record inbound keyword; Twilio may retry", "sid", m.MessageSID, "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/send"
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/store/pgtest"
 	"github.com/smsblast/smsblast/twilio"
@@ -129,7 +130,7 @@ func (b *deliveryBundle) newNamedCampaign(t testing.TB, name string, n int) *cam
 // send runs the engine on the campaign until it is done.
 func (b *deliveryBundle) send(t testing.TB) {
 	t.Helper()
-	e, err := campaign.NewEngine(b.st, b.tw, campaign.Config{Lease: 10 * time.Second, RequestTimeout: 2 * time.Second,
+	e, err := send.New(b.st, b.tw, send.Config{Lease: 10 * time.Second, RequestTimeout: 2 * time.Second,
 		LeaseMargin: 500 * time.Millisecond, Heartbeat: 100 * time.Millisecond, ZeroSafetyWindow: true})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,276 @@
+package csvimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/phone"
+)
+
+// Request is one import.
+type Request struct {
+	// Campaign is the campaign's name; the first import creates it.
+	Campaign string
+	Settings campaign.CampaignSettings
+	// Source names the input in imports.source and import_rejects.source.
+	Source string
+	// Open opens the input. A retry after a concurrent import opens it
+	// again; a source that cannot be read twice returns an error then.
+	Open func() (io.ReadCloser, error)
+	// PhoneColumn names the phone column; empty finds it by its header.
+	PhoneColumn string
+	// DefaultRegion is for numbers without a country code. Default "US".
+	DefaultRegion string
+	// Progress, if set, is called from the import's goroutine every few
+	// thousand rows.
+	Progress func(Progress)
+}
+
+// Progress is how far an import has got.
+type Progress struct {
+	Rows  int
+	Bytes int64
+}
+
+// Result is what an import did.
+type Result struct {
+	ImportID int64
+	Campaign *campaign.Campaign
+	// Created is true when this import created the campaign.
+	Created bool
+	Source  string
+	// Read = Imported + Duplicates + Rejected.
+	Read, Imported, Duplicates, Rejected int
+	// OptedOut counts imported recipients whose number is in opt_outs: they
+	// are imported, and the send engine skips them.
+	OptedOut int
+	// RejectedBy counts rejected rows by kind (RejectInvalidPhone …).
+	RejectedBy map[string]int
+	// Rejects are the first few rejected rows, for showing; all of them
+	// are in import_rejects.
+	Rejects []campaign.ImportReject
+	// Segments counts imported recipients by segments per message;
+	// TotalSegments sums them, UCS2 counts messages that need UCS-2.
+	Segments      map[int]int
+	TotalSegments int
+	UCS2          int
+	// Retried is true when a concurrent import forced the staged retry.
+	Retried bool
+	Elapsed time.Duration
+}
+
+// Config tunes an Importer. The zero value is usable.
+type Config struct {
+	// Workers parse and validate rows in parallel. Default runtime.NumCPU().
+	Workers int
+	// BatchSize is records per unit of parallel work. Default 512.
+	BatchSize int
+	// MaxRecordBytes caps one CSV record. Default DefaultMaxRecordBytes.
+	MaxRecordBytes int
+	// MemoryRejects is how many rejected rows are held in memory before the
+	// rest spill to a temporary file. Default 10000.
+	MemoryRejects int
+	// Logger receives progress at debug level. Nil discards.
+	Logger *slog.Logger
+}
+
+// Importer loads recipient CSVs into campaigns. It is safe for concurrent
+// use; each import runs in its own transaction.
+type Importer struct {
+	store campaign.ImportStore
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns an Importer that writes through st.
+func New(st campaign.ImportStore, cfg Config) *Importer {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if cfg.MemoryRejects <= 0 {
+		cfg.MemoryRejects = 10000
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Importer{store: st, cfg: cfg, log: log}
+}
+
+// maxShownRejects is how many rejected rows Result carries for showing.
+const maxShownRejects = 20
+
+// Import loads one CSV into a campaign, creating it on first import. Usage
+// problems (settings, columns, template) are reported before any row is
+// loaded; problems with the file (a malformed record, invalid UTF-8) stop
+// the import with the line, and then nothing of it is kept. Rows with a bad
+// phone number or the wrong number of fields are rejected and counted; the
+// rest are loaded in one transaction.
+func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	region := req.DefaultRegion
+	if region == "" {
+		region = "US"
+	}
+	norm, err := phone.NewNormalizer(region)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Settings.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := im.store.CampaignByName(ctx, req.Campaign)
+	switch {
+	case errors.Is(err, campaign.ErrNotFound):
+		c, err = req.Settings.NewCampaign(req.Campaign)
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if err := req.Settings.Check(c); err != nil {
+			return nil, err
+		}
+	}
+	tmpl, err := campaign.ParseTemplate(c.BodyTemplate)
+	if err != nil {
+		return nil, err
+	}
+
+	in, err := req.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	cr, cols, err := im.openCSV(in, req.PhoneColumn, tmpl)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{Source: req.Source}
+	if c.ID == 0 {
+		err := im.store.CreateCampaign(ctx, c)
+		if errors.Is(err, campaign.ErrExists) { // another import created it just now
+			if c, err = im.store.CampaignByName(ctx, req.Campaign); err == nil {
+				err = req.Settings.Check(c)
+			}
+		} else if err == nil {
+			res.Created = true
+			im.log.Info("created campaign", "campaign", c.Name, "id", c.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.Campaign = c
+
+	p := &importPlan{cols: cols, tmpl: tmpl, norm: norm}
+	err = im.load(ctx, req, c, cr, p, false, res)
+	if errors.Is(err, campaign.ErrConcurrentImport) {
+		im.log.Info("another import added the same numbers meanwhile; importing again, skipping them", "campaign", c.Name)
+		in.Close()
+		if in, err = req.Open(); err != nil {
+			return nil, fmt.Errorf("reopen %s after a concurrent import: %w", req.Source, err)
+		}
+		defer in.Close()
+		if cr, _, err = im.openCSV(in, req.PhoneColumn, tmpl); err != nil {
+			return nil, err
+		}
+		*res = Result{Source: req.Source, Campaign: c, Created: res.Created, Retried: true}
+		err = im.load(ctx, req, c, cr, p, true, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// openCSV reads the header and checks it against the template.
+func (im *Importer) openCSV(in io.Reader, phoneColumn string, tmpl *campaign.Template) (*Reader, *Columns, error) {
+	cr, err := NewReader(in, im.cfg.MaxRecordBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols, err := PlanColumns(cr.Header(), phoneColumn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cols.CheckTemplate(tmpl); err != nil {
+		return nil, nil, err
+	}
+	return cr, cols, nil
+}
+
+// load runs the import's transaction.
+func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign, cr *Reader, p *importPlan, staged bool, res *Result) (err error) {
+	started := time.Now()
+	tx, err := im.store.BeginImport(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// The context may be what failed; the rollback must still run.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = tx.Rollback(rctx)
+		}
+	}()
+
+	// Dedupe against the campaign in memory: its phones as integers, 8
+	// bytes each (+ the hash set's slack), read in this transaction.
+	seen := newPhoneSet(1024)
+	if err := tx.ExistingPhones(ctx, func(phone string) error {
+		seen.add(phoneKey(phone))
+		return nil
+	}); err != nil {
+		return err
+	}
+	optedOut := newPhoneSet(64)
+	if err := tx.OptedOutPhones(ctx, func(phone string) error {
+		optedOut.add(phoneKey(phone))
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rejects := newRejectLog(im.cfg.MemoryRejects)
+	defer rejects.close()
+	st := newImportStream(ctx, im.cfg, cr, p, seen, optedOut, rejects, res, req.Progress)
+	inserted, err := tx.CopyRecipients(ctx, st, staged)
+	st.close()
+	if serr := st.Err(); serr != nil {
+		return serr // the file's error, not COPY's report of it
+	}
+	if err != nil {
+		return err
+	}
+	if staged {
+		res.Duplicates += res.Imported - int(inserted)
+		res.Imported = int(inserted)
+	}
+	if err := rejects.each(5000, func(batch []campaign.ImportReject) error {
+		return tx.InsertRejects(ctx, req.Source, batch)
+	}); err != nil {
+		return err
+	}
+	res.ImportID, err = tx.Commit(ctx, campaign.ImportRecord{
+		Source: req.Source, RowsRead: res.Read, Imported: res.Imported,
+		Duplicates: res.Duplicates, Rejected: res.Rejected, StartedAt: started,
+	})
+	return err
+}

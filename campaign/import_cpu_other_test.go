@@ -1,6 +1,0 @@
-//go:build !linux
-
-package campaign
-
-// processCPU is unknown here: BenchmarkImportStream reports 0 CPU per row.
-func processCPU() int64 { return 0 }

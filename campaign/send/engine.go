@@ -1,0 +1,473 @@
+package send
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smsblast/smsblast/campaign"
+
+	"github.com/smsblast/smsblast/limiter"
+	"github.com/smsblast/smsblast/twilio"
+)
+
+// Messenger is what the engine needs from Twilio; *twilio.Client has it.
+type Messenger interface {
+	CreateMessage(ctx context.Context, p *twilio.CreateMessageParams) (*twilio.Message, error)
+	ListMessages(ctx context.Context, p *twilio.ListMessagesParams) iter.Seq2[*twilio.Message, error]
+}
+
+// Config tunes an Engine. Zero fields take the defaults documented on them.
+type Config struct {
+	// Rate overrides the campaign's rate (segments per second) for this run;
+	// 0 uses the campaign's. Either way it is split among live workers.
+	Rate float64
+	// Concurrency caps this worker's in-flight requests; 0 uses the campaign's.
+	Concurrency int
+	// Lease is how long a claim holds a recipient without renewal. Default 30s.
+	Lease time.Duration
+	// RequestTimeout bounds one create request. Default 10s. Must be well
+	// under Lease.
+	RequestTimeout time.Duration
+	// LeaseMargin is the slack kept between a request's timeout and its
+	// lease deadline. Default 2s, or half the request timeout if less.
+	LeaseMargin time.Duration
+	// Heartbeat is how often the worker reports, follows pause/cancel and
+	// rate changes, and looks for work in doubt. Default 1s.
+	Heartbeat time.Duration
+	// SafetyWindow is how long after a row fell in doubt a message it may
+	// have created is assumed to be visible in Twilio's list. Default 2m;
+	// zero is allowed only with ZeroSafetyWindow (the simulator shows
+	// messages at once).
+	SafetyWindow     time.Duration
+	ZeroSafetyWindow bool
+	// ClockSkew is how much earlier than its claim a message may be dated by
+	// Twilio's clock and still match. Default 1m.
+	ClockSkew time.Duration
+	// BatchSize is how many recipients one claim takes. Default: a quarter
+	// second of sending at the rate, at most 500.
+	BatchSize int
+	// MaxBackoff caps the delay before a retry. Default 5m.
+	MaxBackoff time.Duration
+	// Hostname and PID identify this worker; defaults from the OS.
+	Hostname string
+	PID      int
+	// Alive reports whether a process on this host is running; default
+	// kill(pid, 0).
+	Alive func(pid int) bool
+	// Logger receives progress and problems. Nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Lease, 30*time.Second)
+	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.LeaseMargin, min(2*time.Second, c.RequestTimeout/2))
+	def(&c.Heartbeat, time.Second)
+	if c.SafetyWindow == 0 && !c.ZeroSafetyWindow {
+		c.SafetyWindow = 2 * time.Minute
+	}
+	def(&c.ClockSkew, time.Minute)
+	def(&c.MaxBackoff, 5*time.Minute)
+	if c.RequestTimeout+c.LeaseMargin >= c.Lease {
+		return fmt.Errorf("%w: request timeout %v plus margin %v must be under the lease %v",
+			ErrConfig, c.RequestTimeout, c.LeaseMargin, c.Lease)
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
+	}
+	if c.PID == 0 {
+		c.PID = os.Getpid()
+	}
+	if c.Alive == nil {
+		c.Alive = processAlive
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Engine sends campaigns. One Engine may Run several campaigns one after
+// another; it is safe for concurrent use by Stats while Run works.
+type Engine struct {
+	store   campaign.SendStore
+	tw      Messenger
+	cfg     Config
+	log     *slog.Logger
+	stats   counters
+	current atomic.Pointer[run] // the run in progress, for Stats
+}
+
+// New returns an engine sending through tw and recording in st.
+func New(st campaign.SendStore, tw Messenger, cfg Config) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Engine{store: st, tw: tw, cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Summary is what one Run did.
+type Summary struct {
+	Campaign string
+	// Done: no recipient is left pending or sending; the campaign is completed.
+	Done bool
+	// AlreadyDone: the campaign was completed before this run started.
+	AlreadyDone bool
+	// Paused: the campaign was paused (by a user, or by Err's Twilio error).
+	Paused       bool
+	StatusReason string
+	Stats        Stats
+	Elapsed      time.Duration
+}
+
+// Run sends the named campaign until nothing is left to send, the campaign
+// is paused or canceled, or ctx is cancelled (soft stop: requests in flight
+// finish and are recorded). Cancelling hard as well aborts requests in
+// flight; they are left in doubt for the next run. A campaign-level Twilio
+// error pauses the campaign and is returned (a *twilio.Error inside).
+func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
+	start := time.Now()
+	c, err := e.store.CampaignByName(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("send campaign %q: %w", name, err)
+	}
+	sum := &Summary{Campaign: name}
+	switch c.Status {
+	case campaign.StatusCompleted:
+		sum.AlreadyDone, sum.Done = true, true
+		return sum, nil
+	case campaign.StatusCanceled:
+		return nil, fmt.Errorf("send campaign %q: %w", name, campaign.ErrCanceled)
+	}
+	tmpl, err := campaign.ParseTemplate(c.BodyTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("send campaign %q: %w", name, err)
+	}
+	started, err := e.store.StartCampaign(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !started { // completed or canceled since we read it
+		if c, err = e.store.CampaignByName(ctx, name); err != nil {
+			return nil, err
+		}
+		if c.Status == campaign.StatusCompleted {
+			sum.AlreadyDone, sum.Done = true, true
+			return sum, nil
+		}
+		return nil, fmt.Errorf("send campaign %q: %w", name, campaign.ErrCanceled)
+	}
+
+	r, err := e.newRun(c, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.store.RegisterWorker(ctx, campaign.Worker{ID: r.worker, CampaignID: c.ID, Hostname: e.cfg.Hostname, PID: e.cfg.PID}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.store.StopWorker(stopCtx, r.worker); err != nil {
+			e.log.Warn("unregister worker", "worker", r.worker, "err", err)
+		}
+	}()
+	e.log.Info("sending", "campaign", name, "worker", r.worker,
+		"rate", r.rate, "concurrency", r.concurrency, "batch", r.batch)
+
+	e.current.Store(r)
+	runErr := r.run(ctx, hard)
+	e.current.Store(nil)
+	sum.Stats = e.Stats()
+	sum.Elapsed = time.Since(start)
+	sum.Done = r.done.Load()
+	if reason := r.pausedReason(); reason != "" {
+		sum.Paused, sum.StatusReason = true, reason
+	}
+	return sum, runErr
+}
+
+// Stats returns the engine's counters so far, and the live figures of the
+// run in progress; safe to call while Run works.
+func (e *Engine) Stats() Stats {
+	s := e.stats.snapshot()
+	if r := e.current.Load(); r != nil {
+		s.InFlight, s.Rate, s.Ceiling = r.lim.InFlight(), r.lim.Rate(), r.lim.Ceiling()
+	}
+	return s
+}
+
+// run is one worker's state for one campaign.
+type run struct {
+	e           *Engine
+	c           *campaign.Campaign
+	tmpl        *campaign.Template
+	lim         *limiter.Limiter
+	worker      string
+	rate        float64
+	concurrency int
+	batch       int
+	base        time.Time // origin of the monotonic deadlines
+
+	soft     context.Context // cancelled to stop claiming
+	stopSoft context.CancelCauseFunc
+	hard     context.Context
+
+	queue   chan *held
+	out     chan campaign.Outcome
+	inQueue atomic.Int64
+
+	mu   sync.Mutex
+	held map[int64]*held // claimed by this worker and not yet recorded
+
+	done      atomic.Bool
+	pause     atomic.Pointer[string]
+	fatal     atomic.Pointer[error]
+	throttles *gate // 429s: an overload
+	outage    *gate // lost answers: an outage
+}
+
+// held is a claimed recipient with its local lease deadline.
+type held struct {
+	campaign.Claim
+	deadline atomic.Int64 // nanoseconds since run.base
+	lost     atomic.Bool  // a renewal showed another worker has it
+}
+
+func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, error) {
+	rate := c.Rate
+	if e.cfg.Rate > 0 {
+		rate = e.cfg.Rate
+	}
+	conc := c.Concurrency
+	if e.cfg.Concurrency > 0 {
+		conc = e.cfg.Concurrency
+	}
+	// Small batches keep few rows claimed but unsent: after a crash those
+	// look in doubt like the ones in flight and must be reconciled. A
+	// quarter second of sending keeps the senders fed (a claim takes a few
+	// milliseconds) without claiming far ahead at low rates.
+	batch := e.cfg.BatchSize
+	if batch <= 0 {
+		batch = int(math.Min(500, math.Max(1, math.Ceil(rate/4))))
+	}
+	lim, err := limiter.New(limiter.Config{Rate: rate, Concurrency: conc})
+	if err != nil {
+		return nil, fmt.Errorf("set up rate limiter: %w", err)
+	}
+	return &run{
+		e: e, c: c, tmpl: tmpl, lim: lim,
+		worker:      workerID(e.cfg.Hostname, e.cfg.PID),
+		rate:        rate,
+		concurrency: conc,
+		batch:       batch,
+		base:        time.Now(),
+		queue:       make(chan *held, batch*2),
+		out:         make(chan campaign.Outcome, 4*conc+batch),
+		held:        make(map[int64]*held),
+		throttles:   newThrottleGate(),
+		outage:      newOutageGate(),
+	}, nil
+}
+
+// run wires the goroutines and waits for an orderly finish.
+func (r *run) run(ctx, hard context.Context) error {
+	r.soft, r.stopSoft = context.WithCancelCause(ctx)
+	defer r.stopSoft(nil)
+	r.hard = hard
+
+	r.expireDeadWorkers(ctx)
+	r.beat(ctx) // take this worker's share of the rate before the first send
+
+	// Background work that lasts until the recorders have written everything.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var bgWG sync.WaitGroup
+	bgWG.Go(func() { r.heartbeat(bg) })
+
+	var recWG sync.WaitGroup
+	for range 2 {
+		recWG.Go(r.record)
+	}
+	var workWG sync.WaitGroup
+	for range r.concurrency {
+		workWG.Go(r.sender)
+	}
+	workWG.Go(r.reconciler)
+	r.claimer() // returns when claiming stops or the campaign is done; closes the queue
+	r.stop(nil) // the reconciler too (the queue is empty or being given back)
+
+	workWG.Wait()
+	close(r.out)
+	recWG.Wait()
+	stopBG()
+	bgWG.Wait()
+
+	if p := r.fatal.Load(); p != nil {
+		return *p
+	}
+	if r.done.Load() || r.pause.Load() != nil {
+		return nil
+	}
+	if err := context.Cause(r.soft); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (r *run) pausedReason() string {
+	if p := r.pause.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// now is the time on the run's monotonic clock, for lease deadlines.
+func (r *run) now() int64 { return int64(time.Since(r.base)) }
+
+// stop stops claiming with a reason (nil: a plain stop).
+func (r *run) stop(cause error) { r.stopSoft(cause) }
+
+// claimer claims batches while the queue runs low, and decides when the
+// campaign is done: nothing pending, nothing in doubt, nothing held.
+func (r *run) claimer() {
+	defer close(r.queue)
+	log := r.e.log
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for r.soft.Err() == nil {
+		// Claim the next batch while the current one still has a batch to
+		// go: a claim takes milliseconds, and the senders must not wait.
+		if r.inQueue.Load() > int64(r.batch) {
+			sleepCtx(r.soft, 5*time.Millisecond)
+			continue
+		}
+		t0 := r.now()
+		claims, skipped, err := r.e.store.Claim(r.soft, r.c.ID, r.worker, r.batch, r.e.cfg.Lease)
+		if err != nil {
+			if r.soft.Err() == nil {
+				log.Warn("claim recipients; retrying", "err", err)
+				sleepCtx(r.soft, backoff.next())
+			}
+			continue
+		}
+		backoff.reset()
+		r.e.stats.skipped.Add(int64(skipped))
+		if len(claims) > 0 {
+			r.e.stats.claimed.Add(int64(len(claims)))
+			deadline := t0 + int64(r.e.cfg.Lease)
+			hs := make([]*held, len(claims))
+			r.mu.Lock()
+			for i := range claims {
+				h := &held{Claim: claims[i]}
+				h.deadline.Store(deadline)
+				r.held[h.RecipientID] = h
+				hs[i] = h
+			}
+			r.mu.Unlock()
+			r.inQueue.Add(int64(len(hs)))
+			for _, h := range hs {
+				r.queue <- h // never blocks long: capacity is two batches
+			}
+			continue
+		}
+		if skipped > 0 {
+			continue
+		}
+		if r.finished() {
+			return
+		}
+	}
+}
+
+// finished checks, when a claim found nothing, whether the campaign is done;
+// if not it waits a little for due rows, rows in doubt, or other workers.
+func (r *run) finished() bool {
+	r.mu.Lock()
+	holding := len(r.held)
+	r.mu.Unlock()
+	if holding > 0 {
+		sleepCtx(r.soft, 10*time.Millisecond)
+		return false
+	}
+	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
+	if err != nil {
+		if r.soft.Err() == nil {
+			r.e.log.Warn("count remaining recipients", "err", err)
+			sleepCtx(r.soft, time.Second)
+		}
+		return false
+	}
+	if rem.Pending == 0 && rem.Sending == 0 {
+		if _, err := r.e.store.CompleteCampaign(r.soft, r.c.ID); err != nil {
+			r.e.log.Warn("mark campaign completed", "err", err)
+			return false
+		}
+		r.done.Store(true)
+		return true
+	}
+	wait := r.e.cfg.Heartbeat
+	if rem.Sending == 0 && !rem.NextDue.IsZero() {
+		// Only retries waiting for their back-off: sleep until the first is due.
+		if d := time.Until(rem.NextDue); d > 0 && d < wait {
+			wait = d
+		}
+	}
+	sleepCtx(r.soft, wait)
+	return false
+}
+
+// backoff is a capped exponential delay for retrying the database.
+type backoff struct{ cur, min, max time.Duration }
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max} }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// retryDelay is the wait before attempt+1: exponential from one second,
+// capped, with jitter so that a burst of failures does not return as a burst.
+func (r *run) retryDelay(attempt int, atLeast time.Duration) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 16)
+	d = min(d, r.e.cfg.MaxBackoff)
+	d = d/2 + time.Duration(mrand.Int64N(int64(d)))
+	return max(d, atLeast)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func workerID(host string, pid int) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, pid, hex.EncodeToString(b[:]))
+}

@@ -1,0 +1,183 @@
+package send
+
+import (
+	"github.com/smsblast/smsblast/campaign"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/smsblast/smsblast/twilio"
+)
+
+// sender sends queued rows until the queue closes. After a soft stop it
+// gives queued rows back instead of sending them.
+func (r *run) sender() {
+	for h := range r.queue {
+		r.inQueue.Add(-1)
+		r.send(h)
+	}
+}
+
+// send takes one claimed row through render, limiter, lease check, request
+// and classification, and hands the outcome to the recorders.
+func (r *run) send(h *held) {
+	if r.soft.Err() != nil || h.lost.Load() {
+		r.giveBack(h)
+		return
+	}
+	body, err := r.tmpl.Render(h.Attrs)
+	if err != nil {
+		r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Failed,
+			ErrorMessage: err.Error(), Audit: &campaign.Audit{StartedAt: time.Now(), Result: "failed"}})
+		return
+	}
+	segments := twilio.SegmentCount(body)
+	release, err := r.lim.Acquire(r.soft, r.c.Sender(), segments)
+	if err != nil { // soft stop while waiting for the rate
+		r.giveBack(h)
+		return
+	}
+	defer release()
+	// Invariant 2: send only if the lease outlasts the whole request.
+	if h.lost.Load() || r.now()+int64(r.e.cfg.RequestTimeout+r.e.cfg.LeaseMargin) > h.deadline.Load() {
+		r.e.log.Warn("lease too close to expiry: not sending", "recipient", h.RecipientID)
+		r.giveBack(h)
+		return
+	}
+	p := &twilio.CreateMessageParams{
+		To:             h.Phone,
+		From:           r.c.From,
+		Body:           body,
+		StatusCallback: r.c.StatusCallback,
+		ValidityPeriod: r.c.ValidityPeriod,
+	}
+	if r.c.From == "" {
+		p.MessagingServiceSID = r.c.MessagingServiceSID
+	}
+	ctx, cancel := context.WithTimeout(r.hard, r.e.cfg.RequestTimeout)
+	start := time.Now()
+	msg, err := r.e.tw.CreateMessage(ctx, p)
+	latency := time.Since(start)
+	cancel()
+	r.emit(r.classify(h, msg, err, segments, start, latency))
+}
+
+// classify turns a create's result into the row's next state, and feeds the
+// limiter and the outage detector.
+func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, start time.Time, latency time.Duration) campaign.Outcome {
+	o := campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Segments: segments}
+	audit := &campaign.Audit{StartedAt: start, Latency: latency}
+	o.Audit = audit
+	var te *twilio.Error
+	if errors.As(err, &te) {
+		audit.HTTPStatus = te.Status
+		o.ErrorCode = te.Code
+		o.ErrorMessage = te.Message
+	} else if err != nil {
+		o.ErrorMessage = err.Error()
+	}
+	class := twilio.Classify(err)
+	throttle := class == twilio.OutcomeRetryable && te != nil && te.Status == http.StatusTooManyRequests
+	now := time.Now()
+	overloaded := r.throttles.observe(throttle, now)
+	outage := r.outage.observe(class == twilio.OutcomeInDoubt, now)
+	switch class {
+	case twilio.OutcomeAccepted:
+		audit.HTTPStatus = http.StatusCreated
+		audit.Result = campaign.AuditAccepted
+		o.Status = statusOf(msg.Status)
+		o.MessageSID, o.TwilioStatus = msg.SID, msg.Status
+		if msg.NumSegments > 0 {
+			o.Segments = msg.NumSegments
+		}
+		o.SentAt = msg.DateCreated
+		if o.SentAt.IsZero() {
+			o.SentAt = start
+		}
+	case twilio.OutcomeRetryable:
+		// Slow down on a real overload (see throttleGate), on a full sender
+		// queue (21611), and whenever Twilio names a time to wait.
+		retryAfter := twilio.RetryAfterOf(err)
+		if overloaded || retryAfter > 0 || (te != nil && !throttle) {
+			r.lim.Throttled(retryAfter)
+		}
+		audit.Result = campaign.AuditRetry
+		o.Status = campaign.Pending
+		if te == nil || throttle {
+			// Nothing reached Twilio, or Twilio refused to process it: a
+			// throttle, not an attempt. Give the attempt back.
+			o.Unclaim = true
+			o.RetryIn = r.retryDelay(1, retryAfter)
+			return o
+		}
+		// 21611, the sender's queue is full: a real refusal that counts.
+		if h.Attempt >= r.c.MaxAttempts {
+			o.Status = campaign.Failed
+			audit.Result = campaign.AuditFailed
+			return o
+		}
+		o.RetryIn = r.retryDelay(h.Attempt, retryAfter)
+	case twilio.OutcomeInDoubt:
+		audit.Result = campaign.AuditInDoubt
+		o.Status = campaign.Sending // Record ends the lease now; the reconciler takes it
+		if o.ErrorMessage == "" {
+			o.ErrorMessage = "no answer from Twilio"
+		}
+		r.e.stats.inDoubt.Add(1)
+		// Most answers lost looks like an outage: slow down and pause a
+		// moment rather than push every recipient into doubt.
+		if outage {
+			r.lim.Throttled(5 * time.Second)
+		}
+	case twilio.OutcomeRecipientFailed:
+		audit.Result = campaign.AuditFailed
+		o.Status = campaign.Failed
+	case twilio.OutcomeOptedOut:
+		audit.Result = campaign.AuditSkipped
+		o.Status = campaign.Skipped
+		o.OptOut = h.Phone
+	case twilio.OutcomeCampaignFatal:
+		audit.Result = campaign.AuditCampaignError
+		o.Status = campaign.Pending
+		o.Unclaim = true
+		r.campaignFatal(err)
+	}
+	return o
+}
+
+// campaignFatal pauses the campaign on an error that every recipient would
+// hit (bad credentials, bad sender) and stops this worker.
+func (r *run) campaignFatal(err error) {
+	reason := fmt.Sprintf("paused by Twilio error: %v", err)
+	wrapped := fmt.Errorf("campaign %q %s: %w", r.c.Name, "paused", err)
+	if !r.fatal.CompareAndSwap(nil, &wrapped) {
+		return
+	}
+	r.pause.Store(&reason)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 10*time.Second)
+	defer cancel()
+	if perr := r.e.store.PauseCampaign(ctx, r.c.ID, reason); perr != nil {
+		r.e.log.Error("pause campaign", "err", perr)
+	}
+	r.e.log.Error("campaign paused", "campaign", r.c.Name, "err", err)
+	r.stop(wrapped)
+}
+
+// giveBack returns an unsent row to pending without spending its attempt.
+func (r *run) giveBack(h *held) {
+	r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Pending, Unclaim: true})
+}
+
+func (r *run) emit(o campaign.Outcome) { r.out <- o }
+
+// statusOf maps the status of a message Twilio took (a create's answer, or
+// one found in its list) through the one mapping, campaign.FromTwilioStatus.
+// A status that mapping does not know still means Twilio has the message.
+func statusOf(twilioStatus string) campaign.RecipientStatus {
+	if st, ok := campaign.FromTwilioStatus(twilioStatus); ok {
+		return st
+	}
+	return campaign.Accepted
+}

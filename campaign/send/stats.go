@@ -1,0 +1,53 @@
+package send
+
+import "github.com/smsblast/smsblast/campaign"
+
+import "sync/atomic"
+
+// Stats counts what an engine did since it was made.
+type Stats struct {
+	Claimed  int64 // rows claimed for sending
+	Accepted int64 // Twilio took the message (including found by reconciliation)
+	Failed   int64 // refused for good, or out of attempts
+	Skipped  int64 // opted out
+	Retried  int64 // back to pending after a retryable error
+	InDoubt  int64 // answers lost (5xx, timeouts)
+	Found    int64 // in-doubt rows whose message Twilio had
+	Requeued int64 // in-doubt rows whose message Twilio did not have
+	Released int64 // claimed rows given back unsent (stop, throttle, lease)
+
+	// Live figures of the run in progress (zero between runs).
+	InFlight int     // requests to Twilio in flight
+	Rate     float64 // the limiter's current rate, segments per second
+	Ceiling  float64 // this worker's share of the campaign rate
+}
+
+type counters struct {
+	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, released atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Claimed: c.claimed.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(),
+		Skipped: c.skipped.Load(), Retried: c.retried.Load(), InDoubt: c.inDoubt.Load(),
+		Found: c.found.Load(), Requeued: c.requeued.Load(), Released: c.released.Load(),
+	}
+}
+
+// count tallies a recorded outcome.
+func (c *counters) count(o *campaign.Outcome) {
+	switch o.Status {
+	case campaign.Accepted, campaign.Sent, campaign.Delivered, campaign.Undelivered:
+		c.accepted.Add(1)
+	case campaign.Failed:
+		c.failed.Add(1)
+	case campaign.Skipped:
+		c.skipped.Add(1)
+	case campaign.Pending:
+		if o.Unclaim && o.Audit == nil {
+			c.released.Add(1)
+		} else {
+			c.retried.Add(1)
+		}
+	}
+}
