@@ -96,4 +96,3 @@ func FromTwilioStatus(s string) (RecipientStatus, bool) {
 	}
 	return "", false
 }
-

@@ -1,9 +1,9 @@
 package send
 
 import (
-	"github.com/smsblast/smsblast/campaign"
 	"context"
 	"errors"
+	"github.com/smsblast/smsblast/campaign"
 	"time"
 )
 

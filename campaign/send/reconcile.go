@@ -1,8 +1,8 @@
 package send
 
 import (
-	"github.com/smsblast/smsblast/campaign"
 	"context"
+	"github.com/smsblast/smsblast/campaign"
 	"sync"
 	"time"
 

@@ -1,10 +1,10 @@
 package send
 
 import (
-	"github.com/smsblast/smsblast/campaign"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smsblast/smsblast/campaign"
 	"net/http"
 	"time"
 
