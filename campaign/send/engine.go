@@ -358,7 +358,11 @@ func (r *run) claimer() {
 			continue
 		}
 		t0 := r.now()
-		claims, skipped, err := r.e.store.Claim(r.soft, r.c.ID, r.worker, r.batch, r.e.cfg.Lease)
+		// A stop must not cancel a claim in flight: the database may have
+		// committed it before the cancel arrives, and the rows would then
+		// stay leased and look in doubt for a lease and a safety window.
+		// Claimed rows reach the senders, which give them back if stopping.
+		claims, skipped, err := r.claim()
 		if err != nil {
 			if r.soft.Err() == nil {
 				log.Warn("claim recipients; retrying", "err", err)
@@ -430,6 +434,15 @@ func (r *run) finished() bool {
 	}
 	sleepCtx(r.soft, wait)
 	return false
+}
+
+// claim runs one Claim that only a hard stop cancels.
+func (r *run) claim() ([]campaign.Claim, int, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 30*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(r.hard, cancel)
+	defer stop()
+	return r.e.store.Claim(ctx, r.c.ID, r.worker, r.batch, r.e.cfg.Lease)
 }
 
 // backoff is a capped exponential delay for retrying the database.
