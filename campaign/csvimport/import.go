@@ -17,7 +17,7 @@ import (
 type Request struct {
 	// Campaign is the campaign's name; the first import creates it.
 	Campaign string
-	Settings campaign.CampaignSettings
+	Settings campaign.Settings
 	// Source names the input in imports.source and import_rejects.source.
 	Source string
 	// Open opens the input. A retry after a concurrent import opens it
@@ -257,6 +257,11 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 		return serr // the file's error, not COPY's report of it
 	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// pgx reports a COPY cut short by the context as whatever the
+			// closed connection said; the cause is the cancellation.
+			return fmt.Errorf("import %s: %w", req.Source, cerr)
+		}
 		return err
 	}
 	if staged {

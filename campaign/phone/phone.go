@@ -33,7 +33,8 @@ type Normalizer struct {
 func NewNormalizer(region string) (*Normalizer, error) {
 	region = strings.ToUpper(strings.TrimSpace(region))
 	if !phonenumbers.GetSupportedRegions()[region] {
-		return nil, fmt.Errorf("%w: --default-region %q is not a region code (use two letters, like US, GB or DE)", campaign.ErrInvalidSetting, region)
+		return nil, &campaign.SettingError{Setting: "default_region", Err: campaign.ErrInvalidSetting,
+			Problem: fmt.Sprintf("%q is not a region code (use two letters, like US, GB or DE)", region)}
 	}
 	cc := phonenumbers.GetCountryCodeForRegion(region)
 	p := &Normalizer{region: region, cc: cc, ccStr: strconv.Itoa(cc)}

@@ -27,6 +27,15 @@ type Messenger interface {
 	ListMessages(ctx context.Context, p *twilio.ListMessagesParams) iter.Seq2[*twilio.Message, error]
 }
 
+// DefaultSafetyWindow is Config.SafetyWindow's default: Twilio's list has
+// been seen to lag new messages by minutes, rarely more.
+const DefaultSafetyWindow = 2 * time.Minute
+
+// NoSafetyWindow, as Config.SafetyWindow, re-sends an attempt as soon as its
+// message is not in the list: right only for a list without lag (the
+// simulator's).
+const NoSafetyWindow time.Duration = -1
+
 // Config tunes an Engine. Zero fields take the defaults documented on them.
 type Config struct {
 	// Rate overrides the campaign's rate (segments per second) for this run;
@@ -46,11 +55,10 @@ type Config struct {
 	// rate changes, and looks for work in doubt. Default 1s.
 	Heartbeat time.Duration
 	// SafetyWindow is how long after a row fell in doubt a message it may
-	// have created is assumed to be visible in Twilio's list. Default 2m;
-	// zero is allowed only with ZeroSafetyWindow (the simulator shows
-	// messages at once).
-	SafetyWindow     time.Duration
-	ZeroSafetyWindow bool
+	// have created is assumed to be visible in Twilio's list. Default
+	// DefaultSafetyWindow; NoSafetyWindow trusts the list to show a message
+	// at once, which only the simulator does.
+	SafetyWindow time.Duration
 	// ClockSkew is how much earlier than its claim a message may be dated by
 	// Twilio's clock and still match. Default 1m.
 	ClockSkew time.Duration
@@ -69,6 +77,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Validate reports whether the settings can work, before anything runs: the
+// same check New makes.
+func (c Config) Validate() error { return c.setDefaults() }
+
 func (c *Config) setDefaults() error {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -79,8 +91,11 @@ func (c *Config) setDefaults() error {
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.LeaseMargin, min(2*time.Second, c.RequestTimeout/2))
 	def(&c.Heartbeat, time.Second)
-	if c.SafetyWindow == 0 && !c.ZeroSafetyWindow {
-		c.SafetyWindow = 2 * time.Minute
+	switch {
+	case c.SafetyWindow == 0:
+		c.SafetyWindow = DefaultSafetyWindow
+	case c.SafetyWindow < 0:
+		c.SafetyWindow = 0
 	}
 	def(&c.ClockSkew, time.Minute)
 	def(&c.MaxBackoff, 5*time.Minute)

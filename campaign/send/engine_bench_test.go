@@ -69,7 +69,7 @@ func newBenchWorld(b *testing.B, n int, sim twiliosim.Options, rate float64, con
 }
 
 func (w *benchWorld) engine(b *testing.B) *send.Engine {
-	e, err := send.New(w.st, w.tw, send.Config{ZeroSafetyWindow: true, Heartbeat: 200 * time.Millisecond})
+	e, err := send.New(w.st, w.tw, send.Config{SafetyWindow: send.NoSafetyWindow, Heartbeat: 200 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -94,7 +94,9 @@ func (b *bundle) engine(t *testing.T, cfg send.Config) *send.Engine {
 		cfg.RequestTimeout = 2 * time.Second
 		cfg.LeaseMargin = 500 * time.Millisecond
 	}
-	cfg.ZeroSafetyWindow = cfg.SafetyWindow == 0
+	if cfg.SafetyWindow == 0 {
+		cfg.SafetyWindow = send.NoSafetyWindow // the simulator's list shows messages at once
+	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 100 * time.Millisecond
 	}
@@ -490,7 +492,7 @@ func TestTakeOverFromAnotherHost(t *testing.T) {
 	b := setup(t, twiliosim.Options{Latency: 10 * time.Millisecond, LoseResponse: 0.05})
 	b.newCampaign(t, validFrom, 300)
 	short := send.Config{Lease: 3 * time.Second, RequestTimeout: 500 * time.Millisecond,
-		LeaseMargin: 200 * time.Millisecond, ZeroSafetyWindow: true, Heartbeat: 100 * time.Millisecond}
+		LeaseMargin: 200 * time.Millisecond, SafetyWindow: send.NoSafetyWindow, Heartbeat: 100 * time.Millisecond}
 	dying := &dyingStore{SendStore: b.st}
 	soft, stopSoft := context.WithCancel(context.Background())
 	hard, stopHard := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -26,6 +27,17 @@ func (e *usageError) Error() string { return e.msg }
 // usagef reports a usage mistake; name the flag or argument and the fix.
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// settingUsage turns a campaign setting the domain refused into a usage
+// error naming the flag (campaign names settings in lower snake case, the
+// flags are the same words with dashes); nil for any other error.
+func settingUsage(err error) error {
+	var se *campaign.SettingError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	return usagef("--%s: %s", strings.ReplaceAll(se.Setting, "_", "-"), se.Problem)
 }
 
 // flagSet is a command's flags plus the options every command shares.

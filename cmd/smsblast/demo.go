@@ -350,7 +350,7 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 	d.title("Import testdata/demo.csv: 'smsblast import %s testdata/demo.csv --from %s --body …'", name, demoFrom)
 	from, body := demoFrom, demoBody
 	rate, conc := d.f.rate, d.f.concurrency
-	settings := campaign.CampaignSettings{From: &from, Body: &body, Rate: &rate, Concurrency: &conc}
+	settings := campaign.Settings{From: &from, Body: &body, Rate: &rate, Concurrency: &conc}
 	if callback != "" {
 		settings.StatusCallback = &callback
 	}

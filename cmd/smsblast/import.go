@@ -34,7 +34,6 @@ func init() {
 // importUsageErrors are the import errors whose fix is on the command line: exit 2.
 var importUsageErrors = []error{
 	csvimport.ErrNoPhoneColumn, csvimport.ErrDuplicateColumn, csvimport.ErrMissingColumn,
-	campaign.ErrSettingRequired, campaign.ErrInvalidSetting, campaign.ErrSettingConflict,
 }
 
 func runImport(ctx context.Context, a *app, args []string) error {
@@ -58,7 +57,7 @@ func runImport(ctx context.Context, a *app, args []string) error {
 
 	// Only flags given on the command line are settings: on a later import
 	// they must match the campaign, and absent ones leave it alone.
-	var s campaign.CampaignSettings
+	var s campaign.Settings
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "from":
@@ -128,6 +127,9 @@ func runImport(ctx context.Context, a *app, args []string) error {
 	res, err := csvimport.New(st, csvimport.Config{Logger: a.log}).Import(ctx, req)
 	bar.stop()
 	if err != nil {
+		if u := settingUsage(err); u != nil {
+			return u
+		}
 		for _, u := range importUsageErrors {
 			if errors.Is(err, u) {
 				return usagef("import %s: %v", name, err)

@@ -39,7 +39,7 @@ func TestImportCLI(t *testing.T) {
 		stderr []string
 	}{
 		{name: "first import needs a sender", args: []string{"import", "spring", people, "--body", "Hi {{.name}}"},
-			code: 2, stderr: []string{"--from or --messaging-service"}},
+			code: 2, stderr: []string{"--from: campaign \"spring\" does not exist yet"}},
 		{name: "template reads a missing column", args: []string{"import", "spring", people, "--from", "+15005550006", "--body", "Hi {{.first_name}}"},
 			code: 2, stderr: []string{"reads .first_name", "columns: name"}},
 		{name: "missing file", args: []string{"import", "spring", filepath.Join(dir, "nope.csv"), "--from", "+15005550006", "--body", "Hi"},
@@ -52,7 +52,7 @@ func TestImportCLI(t *testing.T) {
 		{name: "re-import adds nothing", args: []string{"import", "spring", people, "--json"},
 			code: 0, stdout: []string{`"imported": 0`, `"duplicates": 3`, `"rejected": 1`, `"created": false`}},
 		{name: "conflicting setting", args: []string{"import", "spring", people, "--body", "Bye"},
-			code: 2, stderr: []string{`already has --body "Hi {{.name}}"`}},
+			code: 2, stderr: []string{`--body: campaign "spring" already has "Hi {{.name}}"`}},
 		{name: "same settings are fine", args: []string{"import", "spring", people, "--from", "+15005550006", "--body", "Hi {{.name}}"},
 			code: 0, stdout: []string{"imported 0"}},
 		{name: "no phone column", args: []string{"import", "spring", noPhone}, code: 2,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign/send"
@@ -43,7 +44,7 @@ func runSend(ctx context.Context, a *app, args []string) error {
 	fs.Float64Var(&f.rate, "rate", 0, "messages (segments) per second for the whole campaign, stored on it (default: the campaign's)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "requests in flight per sender process, stored on the campaign (default: the campaign's)")
 	fs.DurationVar(&f.lease, "lease", 30*time.Second, "how long a claimed recipient is held without renewal")
-	fs.DurationVar(&f.requestTimeout, "request-timeout", 10*time.Second, "timeout of one request to Twilio (under half the lease)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 10*time.Second, "timeout of one request to Twilio (with a 2s margin, under --lease)")
 	fs.DurationVar(&f.safetyWindow, "safety-window", 2*time.Minute, "how long a message of an unanswered request may take to appear in Twilio's list")
 	fs.DurationVar(&f.heartbeat, "heartbeat", time.Second, "how often a sender reports and checks for pause/cancel")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this sender's live Prometheus metrics (in flight, rate, outcomes) at http://ADDR/metrics")
@@ -58,8 +59,8 @@ func runSend(ctx context.Context, a *app, args []string) error {
 	if f.concurrency < 0 {
 		return usagef("--concurrency must be positive, got %d", f.concurrency)
 	}
-	if f.requestTimeout*2 >= f.lease {
-		return usagef("--request-timeout (%v) must be under half of --lease (%v)", f.requestTimeout, f.lease)
+	if err := f.engineConfig(0, nil).Validate(); err != nil {
+		return usagef("--request-timeout, --lease: %v", err)
 	}
 	twCfg, err := twilio.ConfigFromEnv(a.getenv)
 	if err != nil {
@@ -95,17 +96,9 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		return err
 	}
 	defer tw.CloseIdleConnections()
-	eng, err := send.New(st, tw, send.Config{
-		Concurrency:      conc,
-		Lease:            f.lease,
-		RequestTimeout:   f.requestTimeout,
-		SafetyWindow:     f.safetyWindow,
-		ZeroSafetyWindow: f.safetyWindow == 0,
-		Heartbeat:        f.heartbeat,
-		Logger:           a.log,
-	})
+	eng, err := send.New(st, tw, f.engineConfig(conc, a.log))
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if f.metricsAddr != "" {
 		// The metrics outlive a soft stop: they show the drain.
@@ -125,6 +118,22 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	}
 	a.printSummary(sum, f.json)
 	return err
+}
+
+// engineConfig is the engine's configuration from the flags.
+func (f *sendFlags) engineConfig(concurrency int, log *slog.Logger) send.Config {
+	cfg := send.Config{
+		Concurrency:    concurrency,
+		Lease:          f.lease,
+		RequestTimeout: f.requestTimeout,
+		SafetyWindow:   f.safetyWindow,
+		Heartbeat:      f.heartbeat,
+		Logger:         log,
+	}
+	if f.safetyWindow == 0 { // on the command line, 0 means none at all (the simulator)
+		cfg.SafetyWindow = send.NoSafetyWindow
+	}
+	return cfg
 }
 
 func (a *app) printSummary(sum *send.Summary, asJSON bool) {

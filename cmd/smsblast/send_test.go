@@ -142,7 +142,7 @@ func TestSendUsageCLI(t *testing.T) {
 		{[]string{"send"}, env, 2, "usage: smsblast send CAMPAIGN"},
 		{[]string{"send", "x", "--rate", "-1"}, env, 2, "--rate must be positive"},
 		{[]string{"send", "x", "--rat", "5"}, env, 2, "did you mean --rate"},
-		{[]string{"send", "x", "--request-timeout", "20s"}, env, 2, "--request-timeout"},
+		{[]string{"send", "x", "--request-timeout", "29s"}, env, 2, "--request-timeout"},
 		{[]string{"send", "x"}, env, 1, "TWILIO_ACCOUNT_SID"},
 		{[]string{"retry", "x", "--codes", "30003,abc"}, env, 2, "--codes"},
 	}

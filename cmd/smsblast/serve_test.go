@@ -131,7 +131,7 @@ func (b *deliveryBundle) newNamedCampaign(t testing.TB, name string, n int) *cam
 func (b *deliveryBundle) send(t testing.TB) {
 	t.Helper()
 	e, err := send.New(b.st, b.tw, send.Config{Lease: 10 * time.Second, RequestTimeout: 2 * time.Second,
-		LeaseMargin: 500 * time.Millisecond, Heartbeat: 100 * time.Millisecond, ZeroSafetyWindow: true})
+		LeaseMargin: 500 * time.Millisecond, Heartbeat: 100 * time.Millisecond, SafetyWindow: send.NoSafetyWindow})
 	if err != nil {
 		t.Fatal(err)
 	}
