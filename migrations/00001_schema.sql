@@ -1,4 +1,4 @@
--- The whole data model of design.md. Users query these tables and views
+-- The whole data model. Users query these tables and views
 -- directly, so names and meanings are a contract. Enumerations are text with a
 -- CHECK rather than Postgres enums: adding a value later is one ALTER, and
 -- psql shows plain words.
@@ -149,34 +149,8 @@ CREATE TABLE twilio_errors (
     -- Whether `smsblast retry` requeues recipients that failed with it.
     retryable   boolean NOT NULL
 );
-INSERT INTO twilio_errors (code, http_status, description, class, retryable) VALUES
-    (20003, 401, 'Authentication failed: check the account SID and auth token or API key', 'campaign', false),
-    (20404, 404, 'Resource not found (wrong account SID in the URL, or unknown message)', 'campaign', false),
-    (20429, 429, 'Too many concurrent requests; not processed, safe to retry', 'retryable', true),
-    (21211, 400, 'Invalid ''To'' phone number', 'recipient', false),
-    (21212, 400, 'Invalid ''From'' phone number', 'campaign', false),
-    (21408, 400, 'Permission to send an SMS has not been enabled for the region (geo permissions)', 'recipient', false),
-    (21602, 400, 'Message body is required', 'recipient', false),
-    (21604, 400, '''To'' phone number is required', 'recipient', false),
-    (21606, 400, 'The ''From'' phone number is not a valid, SMS-capable inbound number for your account', 'campaign', false),
-    (21610, 400, 'Attempt to send to unsubscribed recipient (replied STOP)', 'opt_out', false),
-    (21611, 400, 'This ''From'' number has exceeded the maximum number of queued messages', 'retryable', true),
-    (21612, 400, 'The ''To'' phone number is not currently reachable via SMS from this sender', 'recipient', false),
-    (21614, 400, '''To'' number is not a valid mobile number', 'recipient', false),
-    (21617, 400, 'The concatenated message body exceeds the 1600 character limit', 'recipient', false),
-    (21619, 400, 'A text message body or media URL must be specified', 'recipient', false),
-    (21659, 400, 'The ''From'' number is not a Twilio phone number or verified caller ID', 'campaign', false),
-    (30001, NULL, 'Queue overflow: the sender''s queue was full', 'delivery', true),
-    (30002, NULL, 'Account suspended', 'delivery', false),
-    (30003, NULL, 'Unreachable destination handset (switched off or out of coverage)', 'delivery', true),
-    (30004, NULL, 'Message blocked (the recipient blocked the sender, or carrier block)', 'delivery', false),
-    (30005, NULL, 'Unknown destination handset (number does not exist)', 'delivery', false),
-    (30006, NULL, 'Landline or unreachable carrier', 'delivery', false),
-    (30007, NULL, 'Message filtered by the carrier', 'delivery', false),
-    (30008, NULL, 'Unknown error from the carrier', 'delivery', true),
-    (30032, NULL, 'Toll-free number has not been verified', 'delivery', false),
-    (30034, NULL, 'Message from an unregistered 10DLC number', 'delivery', false),
-    (30036, NULL, 'Validity period expired before the message was sent', 'delivery', true);
+-- Filled from the Twilio client's table (twilio/codes.go) by every smsblast
+-- command at start-up: one source for the codes and their treatment.
 
 -- Status callbacks as received, raw: the delivery audit trail, and the buffer for a
 -- callback that arrives before the send's own outcome is written.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/store/pgtest"
-	"github.com/smsblast/smsblast/twilio"
 )
 
 // The migrations go up, all the way down, and up again: every Down undoes
@@ -46,44 +45,5 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 	if n := tables(); n != up {
 		t.Errorf("%d tables and views after up again, want %d", n, up)
-	}
-	var codes int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM twilio_errors`).Scan(&codes); err != nil || codes == 0 {
-		t.Errorf("twilio_errors not seeded after up again (%d rows, %v)", codes, err)
-	}
-}
-
-// twilio_errors (seeded by the schema, read by SQL users) and the client's
-// code table (read by the engine) must agree on which codes exist and which
-// are worth a retry.
-func TestTwilioErrorsMatchClient(t *testing.T) {
-	t.Parallel()
-	st := pgtest.Store(t)
-	rows, err := st.Pool().Query(context.Background(), `SELECT code, retryable FROM twilio_errors`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inDB := map[int]bool{}
-	for rows.Next() {
-		var code int
-		var retryable bool
-		if err := rows.Scan(&code, &retryable); err != nil {
-			t.Fatal(err)
-		}
-		inDB[code] = retryable
-	}
-	for _, c := range twilio.Codes() {
-		retryable, ok := inDB[c.Code]
-		if !ok {
-			t.Errorf("code %d (%s) is in the client's table but not in twilio_errors", c.Code, c.Description)
-			continue
-		}
-		if retryable != c.Retryable {
-			t.Errorf("code %d: twilio_errors.retryable = %v, the client says %v", c.Code, retryable, c.Retryable)
-		}
-		delete(inDB, c.Code)
-	}
-	for code := range inDB {
-		t.Errorf("code %d is in twilio_errors but not in the client's table", code)
 	}
 }

@@ -1,6 +1,5 @@
 // Package store is smsblast's PostgreSQL layer: the pgx pool, the schema
-// migrations, the embedded default server, and every SQL statement the project
-// runs. Each statement sits next to the method that runs it, with a comment on
+// migrations, and every SQL statement the project runs. Each statement sits next to the method that runs it, with a comment on
 // why it is shaped that way (the index it uses, the lock it takes).
 //
 // The domain types and the interfaces they satisfy belong to package campaign;
@@ -25,6 +24,9 @@ type Options struct {
 	MaxConns int32
 	// Logger receives migration progress. Nil discards.
 	Logger *slog.Logger
+	// ErrorCodes, when set, are written to twilio_errors after migrating
+	// (see SyncErrorCodes).
+	ErrorCodes []ErrorCode
 }
 
 // Store is a migrated PostgreSQL database. It is safe for concurrent use.
@@ -75,7 +77,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, log: log}, nil
+	st := &Store{pool: pool, log: log}
+	if opts.ErrorCodes != nil {
+		if err := st.SyncErrorCodes(ctx, opts.ErrorCodes); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // describe names the database without its password, for error messages.

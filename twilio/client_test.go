@@ -575,7 +575,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = c.CreateMessage(t.Context(), params)
-		assertTransport(t, err, false, OutcomeRetryable)
+		assertTransport(t, err, false, ClassRetryable)
 	})
 
 	t.Run("closed after reading the request is in doubt", func(t *testing.T) {
@@ -592,7 +592,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 			conn.Close() // ...and the response is lost
 		}), nil)
 		_, err := c.CreateMessage(t.Context(), params)
-		assertTransport(t, err, true, OutcomeInDoubt)
+		assertTransport(t, err, true, ClassInDoubt)
 		if created.Load() != 1 {
 			t.Errorf("server saw %d requests, want exactly 1 (no silent retry of a POST)", created.Load())
 		}
@@ -606,7 +606,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 		}), func(c *Config) { c.Timeout = 100 * time.Millisecond })
 		defer close(release)
 		_, err := c.CreateMessage(t.Context(), params)
-		te := assertTransport(t, err, true, OutcomeInDoubt)
+		te := assertTransport(t, err, true, ClassInDoubt)
 		if te != nil && !te.Timeout() {
 			t.Errorf("Timeout() = false for %v", te)
 		}
@@ -620,7 +620,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := c.CreateMessage(ctx, params)
-		assertTransport(t, err, false, OutcomeRetryable)
+		assertTransport(t, err, false, ClassRetryable)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled inside", err)
 		}
@@ -639,7 +639,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		go func() { <-got; cancel() }()
 		_, err := c.CreateMessage(ctx, params)
-		assertTransport(t, err, true, OutcomeInDoubt)
+		assertTransport(t, err, true, ClassInDoubt)
 	})
 
 	t.Run("waiting for a pooled connection then timing out is retryable", func(t *testing.T) {
@@ -660,7 +660,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.CreateMessage(ctx, params)
-		assertTransport(t, err, false, OutcomeRetryable)
+		assertTransport(t, err, false, ClassRetryable)
 		close(release)
 		if err := <-done; err != nil {
 			t.Errorf("first request: %v", err)
@@ -676,7 +676,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 			writeJSON(w, 201, `{"sid": "SM0123`)
 		}), nil)
 		_, err := c.CreateMessage(t.Context(), params)
-		if !errors.Is(err, ErrMalformedResponse) || Classify(err) != OutcomeInDoubt {
+		if !errors.Is(err, ErrMalformedResponse) || Classify(err) != ClassInDoubt {
 			t.Errorf("err = %v, outcome %v", err, Classify(err))
 		}
 	})
@@ -687,7 +687,7 @@ func TestClassifyTransportFailures(t *testing.T) {
 			writeJSON(w, 201, `{}`)
 		}), nil)
 		_, err := c.CreateMessage(t.Context(), params)
-		if Classify(err) != OutcomeInDoubt {
+		if Classify(err) != ClassInDoubt {
 			t.Errorf("err = %v, outcome %v", err, Classify(err))
 		}
 	})
@@ -699,13 +699,13 @@ func TestClassifyTransportFailures(t *testing.T) {
 		}), nil)
 		_, err := c.CreateMessage(t.Context(), params)
 		var e *Error
-		if !errors.As(err, &e) || e.Status != 301 || Classify(err) != OutcomeCampaignFatal {
+		if !errors.As(err, &e) || e.Status != 301 || Classify(err) != ClassCampaign {
 			t.Errorf("err = %v, outcome %v", err, Classify(err))
 		}
 	})
 }
 
-func assertTransport(t *testing.T, err error, written bool, want Outcome) *TransportError {
+func assertTransport(t *testing.T, err error, written bool, want Class) *TransportError {
 	t.Helper()
 	var te *TransportError
 	if !errors.As(err, &te) {

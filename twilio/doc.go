@@ -16,14 +16,14 @@
 // that matters after a failed send is whether the message may exist. [Classify]
 // answers it for any error [Client.CreateMessage] returns:
 //
-//   - [OutcomeRetryable]: it cannot exist (429/20429, 21611, or a transport
+//   - [ClassRetryable]: it cannot exist (429/20429, 21611, or a transport
 //     failure before any of the request left); retry after back-off,
 //     honouring [RetryAfterOf].
-//   - [OutcomeInDoubt]: it may exist (5xx, a timeout or reset after the
+//   - [ClassInDoubt]: it may exist (5xx, a timeout or reset after the
 //     request was written, an unreadable 2xx); look for it with
 //     [Client.ListMessages] before sending again.
-//   - [OutcomeRecipientFailed], [OutcomeOptedOut]: this recipient is done.
-//   - [OutcomeCampaignFatal]: every send would fail alike; pause.
+//   - [ClassRecipient], [ClassOptOut]: this recipient is done.
+//   - [ClassCampaign]: every send would fail alike; pause.
 //
 // [Describe] and [Codes] expose the table of Twilio error codes behind it,
 // delivery (30xxx) codes included.

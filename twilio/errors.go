@@ -96,94 +96,94 @@ func (e *TransportError) Timeout() bool {
 	return errors.As(e.Err, &t) && t.Timeout()
 }
 
-// Outcome is what a send's result means for the recipient and the campaign.
-type Outcome int
+// Class is what a send's result means for the recipient and the campaign.
+type Class int
 
 const (
-	// OutcomeAccepted: Twilio took the message (err == nil).
-	OutcomeAccepted Outcome = iota
-	// OutcomeRetryable: nothing was sent (429/20429, 21611, a transport
+	// ClassAccepted: Twilio took the message (err == nil).
+	ClassAccepted Class = iota
+	// ClassRetryable: nothing was sent (429/20429, 21611, a transport
 	// failure before the request was written); retry after back-off.
-	OutcomeRetryable
-	// OutcomeInDoubt: the message may have been created (5xx, a timeout or
+	ClassRetryable
+	// ClassInDoubt: the message may have been created (5xx, a timeout or
 	// reset after the request was written, an unreadable 2xx); reconcile
 	// against the Messages list before any retry.
-	OutcomeInDoubt
-	// OutcomeRecipientFailed: this recipient cannot be sent to (21211, 21614,
+	ClassInDoubt
+	// ClassRecipient: this recipient cannot be sent to (21211, 21614,
 	// 21408, …, and any 4xx not otherwise listed).
-	OutcomeRecipientFailed
-	// OutcomeOptedOut: the recipient replied STOP (21610); never text them again.
-	OutcomeOptedOut
-	// OutcomeCampaignFatal: every send would fail the same way (bad
+	ClassRecipient
+	// ClassOptOut: the recipient replied STOP (21610); never text them again.
+	ClassOptOut
+	// ClassCampaign: every send would fail the same way (bad
 	// credentials, wrong account, unusable sender): pause the campaign.
-	OutcomeCampaignFatal
+	ClassCampaign
 )
 
-var outcomeNames = [...]string{
-	OutcomeAccepted:        "accepted",
-	OutcomeRetryable:       "retryable",
-	OutcomeInDoubt:         "in_doubt",
-	OutcomeRecipientFailed: "recipient_failed",
-	OutcomeOptedOut:        "opted_out",
-	OutcomeCampaignFatal:   "campaign_fatal",
+var classNames = [...]string{
+	ClassAccepted:  "accepted",
+	ClassRetryable: "retryable",
+	ClassInDoubt:   "in_doubt",
+	ClassRecipient: "recipient",
+	ClassOptOut:    "opt_out",
+	ClassCampaign:  "campaign",
 }
 
-// String returns the outcome's snake_case name, suitable for a database column.
-func (o Outcome) String() string {
-	if o >= 0 && int(o) < len(outcomeNames) {
-		return outcomeNames[o]
+// String returns the class's snake_case name, as twilio_errors.class spells it.
+func (o Class) String() string {
+	if o >= 0 && int(o) < len(classNames) {
+		return classNames[o]
 	}
-	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+	return "Class(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Classify maps the error of a send (CreateMessage) to its Outcome. It
+// Classify maps the error of a send (CreateMessage) to its Class. It
 // accepts any error: an *Error by its Twilio code, then its HTTP status; a
 // *TransportError by whether the request was written; ErrMalformedResponse as
 // in doubt. Anything else, including a bare context error the client did not
 // produce, is in doubt, because guessing "not sent" wrongly texts someone twice
 // while "in doubt" only costs a reconcile.
-func Classify(err error) Outcome {
+func Classify(err error) Class {
 	if err == nil {
-		return OutcomeAccepted
+		return ClassAccepted
 	}
 	if errors.Is(err, ErrInvalidParams) || errors.Is(err, ErrInvalidConfig) {
 		// Refused before any request: nothing sent, and retrying cannot help.
-		return OutcomeCampaignFatal
+		return ClassCampaign
 	}
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		return classifyAPIError(apiErr)
 	}
 	if errors.Is(err, ErrMalformedResponse) {
-		return OutcomeInDoubt
+		return ClassInDoubt
 	}
 	var te *TransportError
 	if errors.As(err, &te) {
 		if te.Written {
-			return OutcomeInDoubt
+			return ClassInDoubt
 		}
-		return OutcomeRetryable
+		return ClassRetryable
 	}
-	return OutcomeInDoubt
+	return ClassInDoubt
 }
 
-func classifyAPIError(e *Error) Outcome {
+func classifyAPIError(e *Error) Class {
 	if info, ok := codes[e.Code]; ok && !info.Delivery {
-		return info.Outcome
+		return info.Class
 	}
 	switch {
 	case e.Status == http.StatusTooManyRequests:
-		return OutcomeRetryable
+		return ClassRetryable
 	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden, e.Status == http.StatusNotFound:
-		return OutcomeCampaignFatal
+		return ClassCampaign
 	case e.Status >= 500:
-		return OutcomeInDoubt
+		return ClassInDoubt
 	case e.Status >= 400:
-		return OutcomeRecipientFailed
+		return ClassRecipient
 	default:
 		// A redirect or other unexpected status: the base URL points at
 		// something that is not the API, and every send would get the same.
-		return OutcomeCampaignFatal
+		return ClassCampaign
 	}
 }
 

@@ -16,49 +16,49 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want Outcome
+		want Class
 	}{
-		{"nil", nil, OutcomeAccepted},
+		{"nil", nil, ClassAccepted},
 
-		{"20429", api(429, 20429), OutcomeRetryable},
-		{"429 without code", api(429, 0), OutcomeRetryable},
-		{"21611 queue full", api(400, 21611), OutcomeRetryable},
-		{"transport before write", &TransportError{Written: false, Err: io.ErrUnexpectedEOF}, OutcomeRetryable},
-		{"cancel before write", &TransportError{Written: false, Err: context.Canceled}, OutcomeRetryable},
+		{"20429", api(429, 20429), ClassRetryable},
+		{"429 without code", api(429, 0), ClassRetryable},
+		{"21611 queue full", api(400, 21611), ClassRetryable},
+		{"transport before write", &TransportError{Written: false, Err: io.ErrUnexpectedEOF}, ClassRetryable},
+		{"cancel before write", &TransportError{Written: false, Err: context.Canceled}, ClassRetryable},
 
-		{"500", api(500, 0), OutcomeInDoubt},
-		{"503 with code", api(503, 20503), OutcomeInDoubt},
-		{"transport after write", &TransportError{Written: true, Err: io.ErrUnexpectedEOF}, OutcomeInDoubt},
-		{"timeout after write", &TransportError{Written: true, Err: context.DeadlineExceeded}, OutcomeInDoubt},
-		{"malformed 2xx", fmt.Errorf("create message: %w: bad", ErrMalformedResponse), OutcomeInDoubt},
-		{"unknown error", errors.New("something odd"), OutcomeInDoubt},
-		{"bare context error", context.DeadlineExceeded, OutcomeInDoubt},
+		{"500", api(500, 0), ClassInDoubt},
+		{"503 with code", api(503, 20503), ClassInDoubt},
+		{"transport after write", &TransportError{Written: true, Err: io.ErrUnexpectedEOF}, ClassInDoubt},
+		{"timeout after write", &TransportError{Written: true, Err: context.DeadlineExceeded}, ClassInDoubt},
+		{"malformed 2xx", fmt.Errorf("create message: %w: bad", ErrMalformedResponse), ClassInDoubt},
+		{"unknown error", errors.New("something odd"), ClassInDoubt},
+		{"bare context error", context.DeadlineExceeded, ClassInDoubt},
 
-		{"21211", api(400, 21211), OutcomeRecipientFailed},
-		{"21408", api(400, 21408), OutcomeRecipientFailed},
-		{"21612", api(400, 21612), OutcomeRecipientFailed},
-		{"21614", api(400, 21614), OutcomeRecipientFailed},
-		{"21617", api(400, 21617), OutcomeRecipientFailed},
-		{"21602", api(400, 21602), OutcomeRecipientFailed},
-		{"21619", api(400, 21619), OutcomeRecipientFailed},
-		{"21604", api(400, 21604), OutcomeRecipientFailed},
-		{"unlisted 4xx code", api(400, 21999), OutcomeRecipientFailed},
-		{"4xx without code", api(422, 0), OutcomeRecipientFailed},
+		{"21211", api(400, 21211), ClassRecipient},
+		{"21408", api(400, 21408), ClassRecipient},
+		{"21612", api(400, 21612), ClassRecipient},
+		{"21614", api(400, 21614), ClassRecipient},
+		{"21617", api(400, 21617), ClassRecipient},
+		{"21602", api(400, 21602), ClassRecipient},
+		{"21619", api(400, 21619), ClassRecipient},
+		{"21604", api(400, 21604), ClassRecipient},
+		{"unlisted 4xx code", api(400, 21999), ClassRecipient},
+		{"4xx without code", api(422, 0), ClassRecipient},
 
-		{"21610", api(400, 21610), OutcomeOptedOut},
+		{"21610", api(400, 21610), ClassOptOut},
 
-		{"20003", api(401, 20003), OutcomeCampaignFatal},
-		{"401 without code", api(401, 0), OutcomeCampaignFatal},
-		{"403", api(403, 0), OutcomeCampaignFatal},
-		{"20404", api(404, 20404), OutcomeCampaignFatal},
-		{"404 without code", api(404, 0), OutcomeCampaignFatal},
-		{"21212", api(400, 21212), OutcomeCampaignFatal},
-		{"21606", api(400, 21606), OutcomeCampaignFatal},
-		{"21659", api(400, 21659), OutcomeCampaignFatal},
-		{"redirect", api(302, 0), OutcomeCampaignFatal},
-		{"invalid params", fmt.Errorf("create message: %w: nil", ErrInvalidParams), OutcomeCampaignFatal},
+		{"20003", api(401, 20003), ClassCampaign},
+		{"401 without code", api(401, 0), ClassCampaign},
+		{"403", api(403, 0), ClassCampaign},
+		{"20404", api(404, 20404), ClassCampaign},
+		{"404 without code", api(404, 0), ClassCampaign},
+		{"21212", api(400, 21212), ClassCampaign},
+		{"21606", api(400, 21606), ClassCampaign},
+		{"21659", api(400, 21659), ClassCampaign},
+		{"redirect", api(302, 0), ClassCampaign},
+		{"invalid params", fmt.Errorf("create message: %w: nil", ErrInvalidParams), ClassCampaign},
 		// A delivery code never comes from the API; if one did, the status decides.
-		{"delivery code from the API", api(500, 30003), OutcomeInDoubt},
+		{"delivery code from the API", api(500, 30003), ClassInDoubt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,11 +92,11 @@ func TestCodesCoverSharedTable(t *testing.T) {
 			t.Errorf("%d: Delivery %v, HTTPStatus %d", code, info.Delivery, info.HTTPStatus)
 		}
 		if !info.Delivery {
-			if got := Classify(&Error{Status: info.HTTPStatus, Code: code}); got != info.Outcome {
-				t.Errorf("%d: Classify = %v, table says %v", code, got, info.Outcome)
+			if got := Classify(&Error{Status: info.HTTPStatus, Code: code}); got != info.Class {
+				t.Errorf("%d: Classify = %v, table says %v", code, got, info.Class)
 			}
-			if info.Retryable != (info.Outcome == OutcomeRetryable) {
-				t.Errorf("%d: Retryable %v but outcome %v", code, info.Retryable, info.Outcome)
+			if info.Retryable != (info.Class == ClassRetryable) {
+				t.Errorf("%d: Retryable %v but outcome %v", code, info.Retryable, info.Class)
 			}
 		}
 	}
@@ -109,16 +109,16 @@ func TestCodesCoverSharedTable(t *testing.T) {
 	}
 }
 
-func TestOutcomeString(t *testing.T) {
+func TestClassString(t *testing.T) {
 	t.Parallel()
-	want := []string{"accepted", "retryable", "in_doubt", "recipient_failed", "opted_out", "campaign_fatal"}
+	want := []string{"accepted", "retryable", "in_doubt", "recipient", "opt_out", "campaign"}
 	for i, w := range want {
-		if got := Outcome(i).String(); got != w {
-			t.Errorf("Outcome(%d) = %q, want %q", i, got, w)
+		if got := Class(i).String(); got != w {
+			t.Errorf("Class(%d) = %q, want %q", i, got, w)
 		}
 	}
-	if got := Outcome(99).String(); got != "Outcome(99)" {
-		t.Errorf("Outcome(99) = %q", got)
+	if got := Class(99).String(); got != "Class(99)" {
+		t.Errorf("Class(99) = %q", got)
 	}
 }
 
@@ -131,5 +131,19 @@ func TestTransportErrorMessage(t *testing.T) {
 	}
 	if !errors.Is(e, io.ErrUnexpectedEOF) || e.Timeout() {
 		t.Error("Unwrap/Timeout wrong")
+	}
+}
+
+// Every code's class is one twilio_errors.class accepts.
+func TestCodesTableClass(t *testing.T) {
+	t.Parallel()
+	ok := map[string]bool{"retryable": true, "recipient": true, "opt_out": true, "campaign": true, "delivery": true}
+	for _, c := range Codes() {
+		if !ok[c.TableClass()] {
+			t.Errorf("code %d: class %q is not one twilio_errors accepts", c.Code, c.TableClass())
+		}
+		if c.Delivery != (c.Code >= 30000 && c.Code < 40000) || c.Delivery != (c.HTTPStatus == 0) {
+			t.Errorf("code %d: delivery %v with HTTP status %d", c.Code, c.Delivery, c.HTTPStatus)
+		}
 	}
 }

@@ -65,48 +65,48 @@ func TestSimOutcomeClasses(t *testing.T) {
 		opts     twiliosim.Options
 		mutate   func(*twilio.Config)
 		params   *twilio.CreateMessageParams
-		want     twilio.Outcome
+		want     twilio.Class
 		code     int  // Twilio code expected in an *Error; 0 = none
 		created  bool // whether the simulator must hold the message afterwards
 		transErr bool // whether a *TransportError is expected
 	}{
-		{name: "accepted", params: ok("+15558675310"), want: twilio.OutcomeAccepted, created: true},
+		{name: "accepted", params: ok("+15558675310"), want: twilio.ClassAccepted, created: true},
 		{name: "accepted with api key", mutate: func(c *twilio.Config) {
 			c.AuthToken, c.APIKeySID, c.APIKeySecret = "", simKey, simSecret
-		}, params: ok("+15558675311"), want: twilio.OutcomeAccepted, created: true},
+		}, params: ok("+15558675311"), want: twilio.ClassAccepted, created: true},
 
-		{name: "21211 invalid to", params: ok("+15005550001"), want: twilio.OutcomeRecipientFailed, code: 21211},
-		{name: "21612 unroutable", params: ok("+15005550002"), want: twilio.OutcomeRecipientFailed, code: 21612},
-		{name: "21408 region", params: ok("+15005550003"), want: twilio.OutcomeRecipientFailed, code: 21408},
-		{name: "21614 not mobile", params: ok("+15005550009"), want: twilio.OutcomeRecipientFailed, code: 21614},
-		{name: "21604 no to", params: &twilio.CreateMessageParams{From: validFrom, Body: "x"}, want: twilio.OutcomeRecipientFailed, code: 21604},
+		{name: "21211 invalid to", params: ok("+15005550001"), want: twilio.ClassRecipient, code: 21211},
+		{name: "21612 unroutable", params: ok("+15005550002"), want: twilio.ClassRecipient, code: 21612},
+		{name: "21408 region", params: ok("+15005550003"), want: twilio.ClassRecipient, code: 21408},
+		{name: "21614 not mobile", params: ok("+15005550009"), want: twilio.ClassRecipient, code: 21614},
+		{name: "21604 no to", params: &twilio.CreateMessageParams{From: validFrom, Body: "x"}, want: twilio.ClassRecipient, code: 21604},
 		{name: "21617 body too long", params: &twilio.CreateMessageParams{To: "+15558675310", From: validFrom, Body: strings.Repeat("a", 1601)},
-			want: twilio.OutcomeRecipientFailed, code: 21617},
-		{name: "no body", params: &twilio.CreateMessageParams{To: "+15558675310", From: validFrom}, want: twilio.OutcomeRecipientFailed},
+			want: twilio.ClassRecipient, code: 21617},
+		{name: "no body", params: &twilio.CreateMessageParams{To: "+15558675310", From: validFrom}, want: twilio.ClassRecipient},
 
-		{name: "21610 opted out", params: ok("+15005550004"), want: twilio.OutcomeOptedOut, code: 21610},
+		{name: "21610 opted out", params: ok("+15005550004"), want: twilio.ClassOptOut, code: 21610},
 
 		{name: "21212 invalid from", params: &twilio.CreateMessageParams{To: "+15558675310", From: "+15005550001", Body: "x"},
-			want: twilio.OutcomeCampaignFatal, code: 21212},
+			want: twilio.ClassCampaign, code: 21212},
 		{name: "21606 unusable from", params: &twilio.CreateMessageParams{To: "+15558675310", From: "+15005550007", Body: "x"},
-			want: twilio.OutcomeCampaignFatal, code: 21606},
+			want: twilio.ClassCampaign, code: 21606},
 		{name: "20003 bad token", mutate: func(c *twilio.Config) { c.AuthToken = "wrongToken" },
-			params: ok("+15558675310"), want: twilio.OutcomeCampaignFatal, code: 20003},
+			params: ok("+15558675310"), want: twilio.ClassCampaign, code: 20003},
 		{name: "20404 another account's path", mutate: func(c *twilio.Config) {
 			c.AccountSID, c.AuthToken, c.APIKeySID, c.APIKeySecret = "AC00000000000000000000000000000000", "", simKey, simSecret
-		}, params: ok("+15558675310"), want: twilio.OutcomeCampaignFatal, code: 20404},
+		}, params: ok("+15558675310"), want: twilio.ClassCampaign, code: 20404},
 
 		{name: "21611 sender queue full", params: &twilio.CreateMessageParams{To: "+15558675310", From: "+15005550008", Body: "x"},
-			want: twilio.OutcomeRetryable, code: 21611},
+			want: twilio.ClassRetryable, code: 21611},
 		{name: "20429 throttled", opts: twiliosim.Options{Fail429: 1}, params: ok("+15558675310"),
-			want: twilio.OutcomeRetryable, code: 20429},
+			want: twilio.ClassRetryable, code: 20429},
 
-		{name: "5xx", opts: twiliosim.Options{Fail5xx: 1}, params: ok("+15558675310"), want: twilio.OutcomeInDoubt},
+		{name: "5xx", opts: twiliosim.Options{Fail5xx: 1}, params: ok("+15558675310"), want: twilio.ClassInDoubt},
 		{name: "response lost: connection closed", opts: twiliosim.Options{LoseResponse: 1, LoseMode: twiliosim.LoseClose},
-			params: ok("+15558675310"), want: twilio.OutcomeInDoubt, created: true, transErr: true},
+			params: ok("+15558675310"), want: twilio.ClassInDoubt, created: true, transErr: true},
 		{name: "response lost: stalled past the timeout", opts: twiliosim.Options{LoseResponse: 1, LoseMode: twiliosim.LoseStall},
 			mutate: func(c *twilio.Config) { c.Timeout = 200 * time.Millisecond },
-			params: ok("+15558675310"), want: twilio.OutcomeInDoubt, created: true, transErr: true},
+			params: ok("+15558675310"), want: twilio.ClassInDoubt, created: true, transErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestSimConcurrencyLimit(t *testing.T) {
 	t.Parallel()
 	b := setupSim(t, twiliosim.Options{MaxConcurrency: 2, Latency: 50 * time.Millisecond}, nil)
 	const n = 8
-	outcomes := make([]twilio.Outcome, n)
+	outcomes := make([]twilio.Class, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -168,9 +168,9 @@ func TestSimConcurrencyLimit(t *testing.T) {
 	accepted := 0
 	for _, o := range outcomes {
 		switch o {
-		case twilio.OutcomeAccepted:
+		case twilio.ClassAccepted:
 			accepted++
-		case twilio.OutcomeRetryable:
+		case twilio.ClassRetryable:
 		default:
 			t.Errorf("outcome %v, want accepted or retryable", o)
 		}

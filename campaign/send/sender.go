@@ -79,12 +79,12 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 		o.ErrorMessage = err.Error()
 	}
 	class := twilio.Classify(err)
-	throttle := class == twilio.OutcomeRetryable && te != nil && te.Status == http.StatusTooManyRequests
+	throttle := class == twilio.ClassRetryable && te != nil && te.Status == http.StatusTooManyRequests
 	now := time.Now()
 	overloaded := r.throttles.observe(throttle, now)
-	outage := r.outage.observe(class == twilio.OutcomeInDoubt, now)
+	outage := r.outage.observe(class == twilio.ClassInDoubt, now)
 	switch class {
-	case twilio.OutcomeAccepted:
+	case twilio.ClassAccepted:
 		audit.HTTPStatus = http.StatusCreated
 		audit.Result = campaign.AuditAccepted
 		o.Status = statusOf(msg.Status)
@@ -96,7 +96,7 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 		if o.SentAt.IsZero() {
 			o.SentAt = start
 		}
-	case twilio.OutcomeRetryable:
+	case twilio.ClassRetryable:
 		// Slow down on a real overload (see throttleGate), on a full sender
 		// queue (21611), and whenever Twilio names a time to wait.
 		retryAfter := twilio.RetryAfterOf(err)
@@ -119,7 +119,7 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 			return o
 		}
 		o.RetryIn = r.retryDelay(h.Attempt, retryAfter)
-	case twilio.OutcomeInDoubt:
+	case twilio.ClassInDoubt:
 		audit.Result = campaign.AuditInDoubt
 		o.Status = campaign.Sending // Record ends the lease now; the reconciler takes it
 		if o.ErrorMessage == "" {
@@ -131,14 +131,14 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 		if outage {
 			r.lim.Throttled(5 * time.Second)
 		}
-	case twilio.OutcomeRecipientFailed:
+	case twilio.ClassRecipient:
 		audit.Result = campaign.AuditFailed
 		o.Status = campaign.Failed
-	case twilio.OutcomeOptedOut:
+	case twilio.ClassOptOut:
 		audit.Result = campaign.AuditSkipped
 		o.Status = campaign.Skipped
 		o.OptOut = h.Phone
-	case twilio.OutcomeCampaignFatal:
+	case twilio.ClassCampaign:
 		audit.Result = campaign.AuditCampaignError
 		o.Status = campaign.Pending
 		o.Unclaim = true

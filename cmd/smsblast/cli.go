@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/twilio"
 )
 
 // errHelp is returned when the user asked for -h: usage was printed, exit 0.
@@ -163,7 +164,22 @@ func (a *app) openStore(ctx context.Context, fs *flagSet) (*store.Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, url, store.Options{Logger: a.log})
+	return store.Open(ctx, url, a.storeOptions())
+}
+
+// storeOptions are the options every command opens the database with: its
+// logger, and the Twilio error table to keep twilio_errors in step with.
+func (a *app) storeOptions() store.Options {
+	return store.Options{Logger: a.log, ErrorCodes: errorCodes()}
+}
+
+// errorCodes is the Twilio client's error table in twilio_errors' shape.
+func errorCodes() []store.ErrorCode {
+	var out []store.ErrorCode
+	for _, c := range twilio.Codes() {
+		out = append(out, store.ErrorCode{Code: c.Code, HTTPStatus: c.HTTPStatus, Description: c.Description, Class: c.TableClass(), Retryable: c.Retryable})
+	}
+	return out
 }
 
 func commandNames() []string {

@@ -93,7 +93,7 @@ func (a *app) printDatabaseURL(ctx context.Context, fs *flagSet) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, url, store.Options{Logger: a.log})
+	st, err := store.Open(ctx, url, a.storeOptions())
 	if err != nil {
 		return err
 	}

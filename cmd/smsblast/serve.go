@@ -74,7 +74,9 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, dbURL, store.Options{Logger: a.log, MaxConns: serveMaxConns, ApplicationName: "smsblast serve"})
+	opts := a.storeOptions()
+	opts.MaxConns, opts.ApplicationName = serveMaxConns, "smsblast serve"
+	st, err := store.Open(ctx, dbURL, opts)
 	if err != nil {
 		return err
 	}

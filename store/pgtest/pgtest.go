@@ -43,6 +43,7 @@ import (
 
 	"github.com/smsblast/smsblast/migrations"
 	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/twilio"
 )
 
 // EnvURL names the variable that points the tests at a server you run.
@@ -234,15 +235,11 @@ func (s *server) buildTemplate(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+quoteIdent(build)); err != nil {
 		return fmt.Errorf("create template %s: %w", build, err)
 	}
-	pool, err := pgxpool.New(ctx, withDatabase(s.maintURL, build))
-	if err != nil {
-		return fmt.Errorf("open template %s: %w", build, err)
-	}
-	err = store.Migrate(ctx, pool)
-	pool.Close()
+	st, err := store.Open(ctx, withDatabase(s.maintURL, build), store.Options{ApplicationName: "pgtest template", ErrorCodes: errorCodes()})
 	if err != nil {
 		return fmt.Errorf("migrate template %s: %w", build, err)
 	}
+	st.Close()
 	// Backends of the closed pool may take a moment to exit, and renaming
 	// needs the database to be unused.
 	rename := "ALTER DATABASE " + quoteIdent(build) + " RENAME TO " + quoteIdent(s.template)
@@ -285,9 +282,9 @@ func retryInUse(ctx context.Context, f func() error) error {
 	}
 }
 
-// migrationsHash names the schema: any change to a migration file changes
-// it, so a template left on a shared server by an older checkout is never
-// mistaken for the current schema.
+// migrationsHash names the template's contents: any change to a migration
+// file or to the error table changes it, so a template left on a shared
+// server by an older checkout is never mistaken for the current one.
 func migrationsHash() string {
 	h := sha256.New()
 	_ = fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
@@ -302,6 +299,7 @@ func migrationsHash() string {
 		h.Write(b)
 		return nil
 	})
+	fmt.Fprintf(h, "%v", errorCodes())
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
@@ -326,4 +324,14 @@ func withDatabase(url, db string) string {
 
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// errorCodes is the Twilio client's error table, which smsblast's commands
+// keep twilio_errors in step with; every test database starts with it.
+func errorCodes() []store.ErrorCode {
+	var out []store.ErrorCode
+	for _, c := range twilio.Codes() {
+		out = append(out, store.ErrorCode{Code: c.Code, HTTPStatus: c.HTTPStatus, Description: c.Description, Class: c.TableClass(), Retryable: c.Retryable})
+	}
+	return out
 }
