@@ -265,10 +265,6 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // AccountSID returns the account the client acts for.
 func (c *Client) AccountSID() string { return c.accountSID }
 
-// Timeout returns the per-request timeout, so the engine can size its leases
-// to outlast any request.
-func (c *Client) Timeout() time.Duration { return c.timeout }
-
 // CloseIdleConnections closes the client's idle keep-alive connections.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 

@@ -522,9 +522,9 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Timeout() != DefaultTimeout || c.AccountSID() != testAccount ||
+	if c.timeout != DefaultTimeout || c.AccountSID() != testAccount ||
 		c.messagesURL != "https://api.twilio.com/2010-04-01/Accounts/"+testAccount+"/Messages.json" {
-		t.Errorf("defaults: timeout %v, sid %s, url %s", c.Timeout(), c.AccountSID(), c.messagesURL)
+		t.Errorf("defaults: timeout %v, sid %s, url %s", c.timeout, c.AccountSID(), c.messagesURL)
 	}
 	tr := c.hc.Transport.(*http.Transport)
 	if tr.MaxConnsPerHost != DefaultMaxConns || tr.MaxIdleConnsPerHost != DefaultMaxConns {
