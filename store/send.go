@@ -383,7 +383,7 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	// Status callbacks that arrived before this batch wrote their message
 	// sids (the race with `smsblast serve`) are waiting in message_events
 	// unapplied: apply them now, in the same transaction. See
-	// applyPendingEventsSQL in delivery.go. (Added for issue 5.)
+	// applyPendingEventsSQL in delivery.go.
 	b.Queue(applyPendingEventsSQL, sids)
 	// A batch runs as one implicit transaction: all of it or none.
 	br := s.pool.SendBatch(ctx, b)

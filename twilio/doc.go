@@ -7,8 +7,9 @@
 // needs things the SDK does not give: a configurable base URL (for the
 // simulator in twilio/twiliosim), one keep-alive pool sized to the engine's
 // concurrency, and a classifier that tells "nothing was sent, retry" from
-// "it may have been sent, reconcile first". The wire facts it relies on are
-// collected in shared/twilio.md.
+// "it may have been sent, reconcile first". The wire facts it relies on come
+// from Twilio's published OpenAPI description, its official Go SDK and its
+// error pages; where those leave a fact unsure, the code says so.
 //
 // # Outcomes
 //

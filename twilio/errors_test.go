@@ -72,7 +72,7 @@ func TestClassify(t *testing.T) {
 
 func TestCodesCoverSharedTable(t *testing.T) {
 	t.Parallel()
-	// Every code in shared/twilio.md.
+	// Every code Twilio documents for the Messages API that smsblast acts on.
 	want := []int{20003, 20404, 20429, 21211, 21212, 21408, 21602, 21604, 21606, 21610, 21611, 21612, 21614,
 		21617, 21619, 21659, 30001, 30002, 30003, 30004, 30005, 30006, 30007, 30008, 30032, 30034, 30036}
 	all := Codes()

@@ -90,7 +90,7 @@ func ucsCost(r rune) int {
 }
 
 // Segments reports how many SMS segments Twilio bills for body and the
-// encoding it travels in, following the rules in shared/twilio.md: GSM-7 when
+// encoding it travels in, following Twilio's published segment rules: GSM-7 when
 // every character is in the GSM 03.38 alphabet (extension characters
 // ^ { } \ [ ~ ] | € and form feed cost two septets), UCS-2 otherwise.
 //

@@ -57,7 +57,7 @@ const (
 )
 
 // demoRefused are Twilio's magic test numbers that fail on create, with
-// their codes (shared/twilio.md). +15005550004 (21610) is the opted-out one.
+// their codes (Twilio documents them for test credentials). +15005550004 (21610) is the opted-out one.
 var demoRefused = map[string]int{
 	"+15005550001": 21211,
 	"+15005550002": 21612,

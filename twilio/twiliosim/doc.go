@@ -5,7 +5,7 @@
 // A [Server] is an [net/http.Handler]: mount it on an [net/http/httptest.Server]
 // in a test, or run it with `smsblast sim`. It speaks the same paths, form
 // encoding, Basic auth (account SID + auth token, or API key + secret),
-// status codes, JSON shapes and error bodies as Twilio (see shared/twilio.md),
+// status codes, JSON shapes and error bodies as Twilio (the client in package twilio is tested against it),
 // validates creates the way Twilio does (including the magic test numbers),
 // lists and fetches messages with Twilio's filters and paging, moves every
 // accepted message through queued → sent → delivered (or undelivered/failed

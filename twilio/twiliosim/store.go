@@ -75,7 +75,7 @@ func (s *Server) insert(m *Message, outcome int, now time.Time) (*event, int) {
 				return nil, codeQueueFull
 			}
 			// Behind a Messaging Service Twilio accepts the message and
-			// fails it later with 30001 (shared/twilio.md).
+			// fails it later with 30001 (queue overflow).
 			overflow = true
 		} else {
 			q.freeAt = free.Add(time.Duration(float64(m.NumSegments) / o.SenderMPS * float64(time.Second)))
