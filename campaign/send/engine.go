@@ -82,6 +82,23 @@ type Config struct {
 func (c Config) Validate() error { return c.setDefaults() }
 
 func (c *Config) setDefaults() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"lease", c.Lease}, {"request timeout", c.RequestTimeout}, {"lease margin", c.LeaseMargin},
+		{"heartbeat", c.Heartbeat}, {"clock skew", c.ClockSkew}, {"maximum back-off", c.MaxBackoff},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: %s %v is negative", ErrConfig, d.name, d.v)
+		}
+	}
+	if c.SafetyWindow < 0 && c.SafetyWindow != NoSafetyWindow {
+		return fmt.Errorf("%w: safety window %v is negative", ErrConfig, c.SafetyWindow)
+	}
+	if c.Rate < 0 || c.Concurrency < 0 || c.BatchSize < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return fmt.Errorf("%w: rate %v, concurrency %d and batch size %d must be positive (0: the default)", ErrConfig, c.Rate, c.Concurrency, c.BatchSize)
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -99,6 +116,9 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.ClockSkew, time.Minute)
 	def(&c.MaxBackoff, 5*time.Minute)
+	if 3*c.Heartbeat > c.Lease {
+		return fmt.Errorf("%w: heartbeat %v must be at most a third of the lease %v, to renew leases in time", ErrConfig, c.Heartbeat, c.Lease)
+	}
 	if c.RequestTimeout+c.LeaseMargin >= c.Lease {
 		return fmt.Errorf("%w: request timeout %v plus margin %v must be under the lease %v",
 			ErrConfig, c.RequestTimeout, c.LeaseMargin, c.Lease)
