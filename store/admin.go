@@ -68,10 +68,22 @@ func verbFor(s campaign.Status) string {
 // codes, those whose code twilio_errors marks retryable and those that
 // failed without a code (no answer after the last attempt). A completed
 // campaign becomes paused so that `send` resumes it. The previous attempts
-// stay in send_attempts.
+// stay in send_attempts. A canceled campaign is never sent again, so its
+// verdicts stay as they are: ErrCanceled.
 func (s *Store) Requeue(ctx context.Context, campaignID int64, codes []int) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The campaign's row lock orders this against a concurrent cancel.
+		var status campaign.Status
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, campaignID).Scan(&status); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return campaign.ErrNotFound
+			}
+			return err
+		}
+		if status == campaign.StatusCanceled {
+			return campaign.ErrCanceled
+		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE recipients r SET
 				status = 'pending', attempts = 0, next_attempt_at = now(),
