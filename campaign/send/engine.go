@@ -244,6 +244,7 @@ func (e *Engine) Stats() Stats {
 	s := e.stats.snapshot()
 	if r := e.current.Load(); r != nil {
 		s.InFlight, s.Rate, s.Ceiling = r.lim.InFlight(), r.lim.Rate(), r.lim.Ceiling()
+		s.UnreachableSince, s.LastTransportError = r.transport.snapshot()
 	}
 	return s
 }
@@ -276,6 +277,7 @@ type run struct {
 	fatal     atomic.Pointer[error]
 	throttles *gate // 429s: an overload
 	outage    *gate // lost answers: an outage
+	transport *transportWatch
 }
 
 // held is a claimed recipient with its local lease deadline.
@@ -318,6 +320,7 @@ func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, er
 		held:        make(map[int64]*held),
 		throttles:   newThrottleGate(),
 		outage:      newOutageGate(),
+		transport:   newTransportWatch(e.log, func() { e.stats.transportErrors.Add(1) }),
 	}, nil
 }
 

@@ -3,8 +3,9 @@ package send
 import (
 	"context"
 	"errors"
-	"github.com/smsblast/smsblast/campaign"
 	"time"
+
+	"github.com/smsblast/smsblast/campaign"
 )
 
 // heartbeat runs until ctx ends (after the recorders finished): it reports

@@ -2,9 +2,10 @@ package send
 
 import (
 	"context"
-	"github.com/smsblast/smsblast/campaign"
 	"sync"
 	"time"
+
+	"github.com/smsblast/smsblast/campaign"
 
 	"github.com/smsblast/smsblast/twilio"
 )

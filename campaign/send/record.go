@@ -2,8 +2,9 @@ package send
 
 import (
 	"context"
-	"github.com/smsblast/smsblast/campaign"
 	"time"
+
+	"github.com/smsblast/smsblast/campaign"
 )
 
 // Outcomes are written in batches: up to recordBatch rows, or whatever

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/smsblast/smsblast/campaign"
 	"net/http"
 	"time"
+
+	"github.com/smsblast/smsblast/campaign"
 
 	"github.com/smsblast/smsblast/twilio"
 )
@@ -81,8 +82,18 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 	class := twilio.Classify(err)
 	throttle := class == twilio.ClassRetryable && te != nil && te.Status == http.StatusTooManyRequests
 	now := time.Now()
+	var trErr *twilio.TransportError
+	unanswered := errors.As(err, &trErr) && !errors.Is(err, context.Canceled)
+	if unanswered {
+		r.transport.failed(trErr, now)
+	} else if err == nil || te != nil {
+		r.transport.answered(now)
+	}
 	overloaded := r.throttles.observe(throttle, now)
-	outage := r.outage.observe(class == twilio.ClassInDoubt, now)
+	// Answers lost, or Twilio not reached at all, are an outage when most
+	// requests end so: pause a moment rather than cycle every recipient
+	// through failures.
+	outage := r.outage.observe(class == twilio.ClassInDoubt || unanswered, now)
 	switch class {
 	case twilio.ClassAccepted:
 		audit.HTTPStatus = http.StatusCreated
@@ -100,7 +111,10 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 		// Slow down on a real overload (see throttleGate), on a full sender
 		// queue (21611), and whenever Twilio names a time to wait.
 		retryAfter := twilio.RetryAfterOf(err)
-		if overloaded || retryAfter > 0 || (te != nil && !throttle) {
+		switch {
+		case outage:
+			r.lim.Throttled(5 * time.Second)
+		case overloaded || retryAfter > 0 || (te != nil && !throttle):
 			r.lim.Throttled(retryAfter)
 		}
 		audit.Result = campaign.AuditRetry

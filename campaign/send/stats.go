@@ -1,8 +1,11 @@
 package send
 
-import "github.com/smsblast/smsblast/campaign"
+import (
+	"sync/atomic"
+	"time"
 
-import "sync/atomic"
+	"github.com/smsblast/smsblast/campaign"
+)
 
 // Stats counts what an engine did since it was made.
 type Stats struct {
@@ -16,14 +19,22 @@ type Stats struct {
 	Requeued int64 // in-doubt rows whose message Twilio did not have
 	Released int64 // claimed rows given back unsent (stop, throttle, lease)
 
+	// TransportErrors counts requests that got no answer at all (refused,
+	// reset, timed out); the log names each kind.
+	TransportErrors int64
+
 	// Live figures of the run in progress (zero between runs).
 	InFlight int     // requests to Twilio in flight
 	Rate     float64 // the limiter's current rate, segments per second
 	Ceiling  float64 // this worker's share of the campaign rate
+	// UnreachableSince is when Twilio last stopped answering, zero while it
+	// answers; LastTransportError is the latest failure's kind.
+	UnreachableSince   time.Time
+	LastTransportError string
 }
 
 type counters struct {
-	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, released atomic.Int64
+	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, released, transportErrors atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -31,6 +42,7 @@ func (c *counters) snapshot() Stats {
 		Claimed: c.claimed.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(),
 		Skipped: c.skipped.Load(), Retried: c.retried.Load(), InDoubt: c.inDoubt.Load(),
 		Found: c.found.Load(), Requeued: c.requeued.Load(), Released: c.released.Load(),
+		TransportErrors: c.transportErrors.Load(),
 	}
 }
 
