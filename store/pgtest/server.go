@@ -15,7 +15,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 
-	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgserver"
 )
 
 // containerImage is the server the Docker path runs.
@@ -48,7 +48,7 @@ func findServer(ctx context.Context, logf func(string, ...any)) (*server, error)
 		return s, nil
 	}
 	local := fmt.Sprintf("could not start them: %v", localErr)
-	if errors.Is(localErr, store.ErrNoServerBinaries) {
+	if errors.Is(localErr, pgserver.ErrNoServerBinaries) {
 		local = "none found; Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16"
 	}
 	return nil, fmt.Errorf("no PostgreSQL for the tests; provide one of:\n"+
@@ -117,7 +117,7 @@ func startLocal(ctx context.Context) (*server, error) {
 		os.RemoveAll(home)
 		return nil, fmt.Errorf("open cluster home to the server user: %w", err)
 	}
-	e := &store.Embedded{Home: home, Ephemeral: true}
+	e := &pgserver.Embedded{Home: home, Ephemeral: true}
 	destroy := func(ctx context.Context) error {
 		err := e.Destroy(ctx)
 		return errors.Join(err, os.RemoveAll(home))
@@ -140,7 +140,7 @@ func removeOrphans(ctx context.Context) {
 		if err != nil || pid <= 0 || processAlive(pid) {
 			continue
 		}
-		e := &store.Embedded{Home: dir, Ephemeral: true}
+		e := &pgserver.Embedded{Home: dir, Ephemeral: true}
 		if e.Destroy(ctx) == nil {
 			os.RemoveAll(dir)
 		}

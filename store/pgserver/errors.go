@@ -1,9 +1,8 @@
-package store
+package pgserver
 
 import "errors"
 
-// Sentinel errors of package store. Compare with errors.Is. Errors about
-// campaigns themselves (not found, already exists) are package campaign's.
+// Sentinel errors of package pgserver. Compare with errors.Is.
 var (
 	// ErrNoServerBinaries means no DATABASE_URL was given and the
 	// PostgreSQL server binaries the embedded database needs are not

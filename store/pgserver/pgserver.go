@@ -1,7 +1,8 @@
-package store
-
-// The embedded default database: with no DATABASE_URL, smsblast runs its own
-// PostgreSQL from the server binaries installed on the machine.
+// Package pgserver runs smsblast's embedded PostgreSQL: with no
+// DATABASE_URL, smsblast starts its own server from the server binaries
+// installed on the machine (initdb, pg_ctl), keeps it under $SMSBLAST_HOME
+// and leaves it running for psql and BI tools. That is its one job; the SQL
+// smsblast runs against any server is package store's.
 //
 // On-disk layout (the "cluster directory" is $SMSBLAST_HOME/pg, possibly a
 // symlink, see below):
@@ -21,6 +22,7 @@ package store
 // $SMSBLAST_HOME/pg is a symlink to it: users still find it under
 // $SMSBLAST_HOME/pg, the data survives reboots (unlike /tmp), and we never
 // loosen the permissions of anyone's home directory.
+package pgserver
 
 import (
 	"bufio"
@@ -38,6 +40,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,11 +51,11 @@ import (
 )
 
 const (
-	// EmbeddedUser is the superuser role of the embedded cluster; local
+	// Role is the superuser role of the embedded cluster; local
 	// socket connections are trusted, so it needs no password.
-	EmbeddedUser = "smsblast"
-	// EmbeddedDatabase is the database smsblast uses in the embedded cluster.
-	EmbeddedDatabase = "smsblast"
+	Role = "smsblast"
+	// Database is the database smsblast uses in the embedded cluster.
+	Database = "smsblast"
 
 	// embeddedPort only names the socket file (.s.PGSQL.5432): every
 	// cluster has its own socket directory and there is no TCP listener, so
@@ -61,7 +64,7 @@ const (
 	// maxSocketPath is sun_path's size on Linux minus the terminating NUL.
 	maxSocketPath = 107
 	// sharedClusterRoot holds clusters whose home the server user cannot
-	// reach (see the file comment).
+	// reach (see the package doc).
 	sharedClusterRoot = "/var/lib/smsblast"
 	// startAttempts bounds retries of pg_ctl start while a killed server's
 	// processes are still going away.
@@ -118,7 +121,7 @@ func DefaultHome(getenv func(string) string) (string, error) {
 // the server is running. Both pgx and psql accept it:
 // postgres://smsblast@/smsblast?host=/abs/socket/dir.
 func (e *Embedded) URL() string {
-	return socketURL(e.socketDir(), EmbeddedDatabase)
+	return socketURL(e.socketDir(), Database)
 }
 
 // MaintenanceURL is like URL but names the "postgres" maintenance database,
@@ -167,7 +170,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	url := socketURL(c.runDir, EmbeddedDatabase)
+	url := socketURL(c.runDir, Database)
 	// Re-check under the lock: whoever held it before us may have done it all.
 	if err := ping(ctx, url); err == nil {
 		return url, nil
@@ -191,7 +194,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	if err := createDatabase(ctx, maint, EmbeddedDatabase); err != nil {
+	if err := createDatabase(ctx, maint, Database); err != nil {
 		return "", err
 	}
 	return url, nil
@@ -440,7 +443,7 @@ func existingCluster(home string) (*cluster, error) {
 }
 
 // prepareCluster creates the cluster directory, its socket directory and, as
-// root, chooses where the cluster lives (see the file comment). The caller
+// root, chooses where the cluster lives (see the package doc). The caller
 // holds the lock.
 func (e *Embedded) prepareCluster(home string) (*cluster, error) {
 	link := filepath.Join(home, "pg")
@@ -596,7 +599,7 @@ func canTraverse(dir string, cred *syscall.Credential) bool {
 		switch {
 		case st.Uid == cred.Uid:
 			can = perm&0o100 != 0
-		case st.Gid == cred.Gid || containsGid(cred.Groups, st.Gid):
+		case st.Gid == cred.Gid || slices.Contains(cred.Groups, st.Gid):
 			can = perm&0o010 != 0
 		default:
 			can = perm&0o001 != 0
@@ -610,15 +613,6 @@ func canTraverse(dir string, cred *syscall.Credential) bool {
 	}
 }
 
-func containsGid(gids []uint32, gid uint32) bool {
-	for _, g := range gids {
-		if g == gid {
-			return true
-		}
-	}
-	return false
-}
-
 // initCluster runs initdb into data.init and renames it to data, so that a
 // half-finished initdb is never mistaken for a cluster.
 func (e *Embedded) initCluster(ctx context.Context, c *cluster, bins serverBinaries) error {
@@ -629,7 +623,7 @@ func (e *Embedded) initCluster(ctx context.Context, c *cluster, bins serverBinar
 	e.logger().Info("initialising embedded PostgreSQL cluster", "data", c.dataDir, "initdb", bins.initdb)
 	args := []string{
 		"-D", tmp,
-		"-U", EmbeddedUser,
+		"-U", Role,
 		// Trust only the local socket (guarded by directory permissions);
 		// TCP is off anyway, and refused should someone turn it on.
 		"--auth-local=trust", "--auth-host=reject",
@@ -874,7 +868,7 @@ func isExecutable(path string) bool {
 // socketURL builds a libpq URI for a Unix socket directory. Both libpq (psql)
 // and pgx read the socket directory from the host query parameter.
 func socketURL(dir, database string) string {
-	return "postgres://" + EmbeddedUser + "@/" + database + "?host=" + escapeQueryPath(dir)
+	return "postgres://" + Role + "@/" + database + "?host=" + escapeQueryPath(dir)
 }
 
 // escapeQueryPath percent-encodes a path for a URI query value, keeping "/"
