@@ -8,4 +8,9 @@ var (
 	// PostgreSQL server binaries the embedded database needs are not
 	// installed. Its text tells the user exactly what to install or set.
 	ErrNoServerBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16) or set DATABASE_URL to a running server")
+
+	// ErrUnsupportedOS means the embedded database cannot run on this
+	// operating system (Windows): the user must point smsblast at a server
+	// of their own.
+	ErrUnsupportedOS = errors.New("the embedded PostgreSQL does not run on Windows: set DATABASE_URL to the connection string of a PostgreSQL server")
 )

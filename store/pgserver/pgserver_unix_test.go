@@ -1,0 +1,318 @@
+//go:build unix
+
+package pgserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestEmbeddedWithoutBinaries(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("PATH") != "" {
+		// Start reads PATH; an initdb on it would be found. Make sure the
+		// globs are the only other source and that they find nothing.
+		if _, err := exec.LookPath("initdb"); err == nil {
+			t.Skip("initdb is on PATH; TestFindServerBinaries covers the missing case")
+		}
+	}
+	e := &Embedded{Home: t.TempDir(), binGlobs: []string{filepath.Join(t.TempDir(), "*", "bin")}}
+	_, err := e.Start(context.Background())
+	if !errors.Is(err, ErrNoServerBinaries) {
+		t.Fatalf("Start = %v, want ErrNoServerBinaries", err)
+	}
+	want := "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: install them (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16) or set DATABASE_URL to a running server"
+	if err.Error() != want {
+		t.Fatalf("error text:\n%s\nwant:\n%s", err, want)
+	}
+}
+
+// newTestEmbedded returns an Embedded on a fresh home, destroyed at cleanup.
+// It skips when the machine has no server binaries: these tests are about
+// running them.
+func newTestEmbedded(t *testing.T, home string) *Embedded {
+	t.Helper()
+	if _, err := findServerBinaries(os.Getenv("PATH"), defaultBinGlobs, ""); err != nil {
+		t.Skipf("embedded PostgreSQL tests need server binaries: %v", err)
+	}
+	e := &Embedded{Home: home, Ephemeral: true}
+	t.Cleanup(func() {
+		if err := e.Destroy(context.Background()); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+	})
+	return e
+}
+
+func queryString(t *testing.T, url, sql string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return s
+}
+
+func TestEmbeddedLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	home := t.TempDir()
+	e := newTestEmbedded(t, home)
+
+	if e.Running() {
+		t.Fatal("Running before Start")
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatalf("Stop before Start: %v", err)
+	}
+	url, err := e.Start(ctx)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if url != e.URL() || !e.Running() {
+		t.Fatalf("after Start: url %q, URL() %q, Running %v", url, e.URL(), e.Running())
+	}
+	got := queryString(t, url, `SELECT current_database() || ' ' || current_user || ' [' || current_setting('listen_addresses') || '] ' || current_setting('max_connections') || ' ' || current_setting('server_encoding')`)
+	if want := "smsblast smsblast [] 200 UTF8"; got != want {
+		t.Fatalf("server reports %q, want %q", got, want)
+	}
+
+	// psql must accept the URL as printed by `smsblast db url`.
+	bins, _ := findServerBinaries(os.Getenv("PATH"), defaultBinGlobs, "")
+	pgCtl, _ := filepath.EvalSymlinks(bins.pgCtl)
+	psql := filepath.Join(filepath.Dir(pgCtl), "psql")
+	out, err := exec.Command(psql, url, "-Aqtc", "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42); SELECT current_database()").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "smsblast" {
+		t.Fatalf("psql %q: %v: %s", url, err, out)
+	}
+
+	if again, err := e.Start(ctx); err != nil || again != url {
+		t.Fatalf("second Start = %q, %v; want %q", again, err, url)
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if e.Running() {
+		t.Fatal("Running after Stop")
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatalf("Stop when stopped: %v", err)
+	}
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start after Stop: %v", err)
+	}
+	if got := queryString(t, url, "SELECT x::text FROM kept"); got != "42" {
+		t.Fatalf("data after restart = %q, want 42", got)
+	}
+
+	// The layout: data, socket and log under Home/pg.
+	for _, p := range []string{"pg/data/PG_VERSION", "pg/run", "pg/server.log"} {
+		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
+			t.Errorf("layout: %v", err)
+		}
+	}
+}
+
+// As root, a home the server user cannot reach (t.TempDir is 0700) gets its
+// cluster in /var/lib/smsblast behind a symlink; a reachable one keeps it in
+// place. Either way the server runs as the unprivileged user.
+func TestEmbeddedAsRoot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the server-user placement only applies when running as root")
+	}
+	tests := []struct {
+		name      string
+		reachable bool
+	}{
+		{name: "unreachable home", reachable: false},
+		{name: "reachable home", reachable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// t.TempDir() makes a 0700 parent per test and 0755 dirs in it.
+			home := t.TempDir()
+			if tt.reachable {
+				if err := os.Chmod(filepath.Dir(home), 0o711); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantLink := !tt.reachable
+			e := newTestEmbedded(t, home)
+			if _, err := e.Start(context.Background()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			fi, err := os.Lstat(filepath.Join(home, "pg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			isLink := fi.Mode()&os.ModeSymlink != 0
+			if isLink != wantLink {
+				t.Fatalf("Home/pg symlink = %v, want %v", isLink, wantLink)
+			}
+			real, _ := filepath.EvalSymlinks(filepath.Join(home, "pg"))
+			if wantLink && !strings.HasPrefix(real, sharedClusterRoot+"/") {
+				t.Fatalf("cluster at %s, want under %s", real, sharedClusterRoot)
+			}
+			c, err := existingCluster(home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(fmt.Sprintf("/proc/%d", c.postmasterPID()))
+			if err != nil {
+				t.Fatalf("postmaster: %v", err)
+			}
+			if uid := st.Sys().(*syscall.Stat_t).Uid; uid == 0 || uid != c.runAs.uid {
+				t.Fatalf("postmaster runs as uid %d, want the server user %d", uid, c.runAs.uid)
+			}
+			if strings.Contains(real, "/root/") {
+				t.Fatalf("cluster %s is under /root", real)
+			}
+		})
+	}
+}
+
+// countStarts counts how many times a server started on the cluster.
+func countStarts(t *testing.T, home string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, "pg", "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(b, []byte("database system is ready to accept connections"))
+}
+
+func TestEmbeddedConcurrentStartGoroutines(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	newTestEmbedded(t, home)
+	const n = 4
+	urls := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// Separate values: the file lock, not a mutex, must do the work.
+			e := &Embedded{Home: home, Ephemeral: true}
+			urls[i], errs[i] = e.Start(context.Background())
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || urls[i] != urls[0] {
+			t.Fatalf("Start %d = %q, %v; want %q, nil", i, urls[i], errs[i], urls[0])
+		}
+	}
+	if got := countStarts(t, home); got != 1 {
+		t.Fatalf("server started %d times, want 1", got)
+	}
+}
+
+const helperHomeEnv = "SMSBLAST_TEST_EMBEDDED_HOME"
+
+// TestEmbeddedHelperProcess is not a test: TestEmbeddedConcurrentStartProcesses
+// runs the test binary with only this function selected, as a separate
+// smsblast-like process that starts the embedded server.
+func TestEmbeddedHelperProcess(t *testing.T) {
+	home := os.Getenv(helperHomeEnv)
+	if home == "" {
+		t.Skip("helper process for TestEmbeddedConcurrentStartProcesses")
+	}
+	url, err := (&Embedded{Home: home, Ephemeral: true}).Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(url)
+	os.Exit(0)
+}
+
+func TestEmbeddedConcurrentStartProcesses(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	newTestEmbedded(t, home)
+	const n = 3
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]bytes.Buffer, n)
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestEmbeddedHelperProcess$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), helperHomeEnv+"="+home)
+		cmds[i].Stdout = &outs[i]
+		cmds[i].Stderr = &outs[i]
+	}
+	// Start all before waiting for any, so they race for the first start.
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("process %d: %v: %s", i, err, outs[i].String())
+		}
+	}
+	want := (&Embedded{Home: home}).URL()
+	for i := range outs {
+		if got := strings.TrimSpace(outs[i].String()); got != want {
+			t.Fatalf("process %d printed %q, want %q", i, got, want)
+		}
+	}
+	if got := countStarts(t, home); got != 1 {
+		t.Fatalf("server started %d times, want 1", got)
+	}
+}
+
+func TestEmbeddedRecoversFromKill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	home := t.TempDir()
+	e := newTestEmbedded(t, home)
+	url, err := e.Start(ctx)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	c, err := existingCluster(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := c.postmasterPID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 postmaster %d: %v", pid, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.postmasterAlive() || e.Running() {
+		if time.Now().After(deadline) {
+			t.Fatal("postmaster still alive 10 s after kill -9")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// postmaster.pid and the socket file are left behind, as after a power cut.
+	if c.postmasterPID() != pid {
+		t.Fatal("postmaster.pid vanished; the test no longer exercises a stale one")
+	}
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start after kill -9: %v", err)
+	}
+	if got := queryString(t, url, "SELECT 'up'"); got != "up" {
+		t.Fatalf("query after restart = %q", got)
+	}
+}
