@@ -4,16 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,13 +26,17 @@ type serverUser struct {
 
 // cluster is the resolved on-disk location of a cluster.
 type cluster struct {
-	dir     string // Home/pg, symlinks resolved
+	dir     string // Home/pg, or the directory smsblast's link there points to
 	dataDir string
 	runDir  string
 	logFile string
 	// runAs is the server user when we run as root, else nil (the server
 	// runs as us).
 	runAs *serverUser
+	// root is dir opened by prepareCluster; every write, mkdir and chown in
+	// the cluster goes through it (see layout.go). Nil for a cluster that
+	// is only read or stopped.
+	root *os.Root
 }
 
 func newCluster(dir string, runAs *serverUser) *cluster {
@@ -47,6 +46,17 @@ func newCluster(dir string, runAs *serverUser) *cluster {
 		runDir:  filepath.Join(dir, "run"),
 		logFile: filepath.Join(dir, "server.log"),
 		runAs:   runAs,
+	}
+}
+
+// path names the file name of the cluster directory, for messages.
+func (c *cluster) path(name string) string {
+	return filepath.Join(c.dir, name)
+}
+
+func (c *cluster) close() {
+	if c.root != nil {
+		c.root.Close()
 	}
 }
 
@@ -89,156 +99,11 @@ func (c *cluster) postmasterAlive() bool {
 	return pid > 0 && processAlive(pid)
 }
 
-// existingCluster resolves Home/pg without creating anything.
-func existingCluster(home string) (*cluster, error) {
-	dir, err := filepath.EvalSymlinks(filepath.Join(home, "pg"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return newCluster(filepath.Join(home, "pg"), nil), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("resolve embedded cluster directory: %w", err)
-	}
-	cred, err := serverUserFor(filepath.Join(dir, "data"))
-	if err != nil {
-		return nil, err
-	}
-	return newCluster(dir, cred), nil
-}
-
-// prepareCluster creates the cluster directory, its socket directory and, as
-// root, chooses where the cluster lives (see the package doc). The caller
-// holds the lock.
-func (e *Embedded) prepareCluster(home string) (*cluster, error) {
-	link := filepath.Join(home, "pg")
-	cred, err := serverUserFor(filepath.Join(link, "data"))
-	if err != nil {
-		return nil, err
-	}
-	dir, err := e.clusterDir(home, link, cred)
-	if err != nil {
-		return nil, err
-	}
-	c := newCluster(dir, cred)
-	if n := len(filepath.Join(c.runDir, fmt.Sprintf(".s.PGSQL.%d", embeddedPort))); n > maxSocketPath {
-		return nil, fmt.Errorf("place embedded PostgreSQL socket in %s: the path is %d bytes, Unix sockets allow %d: set SMSBLAST_HOME to a shorter path", c.runDir, n, maxSocketPath)
-	}
-	for _, d := range []string{c.dir, c.runDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create embedded cluster directory %s: %w", d, err)
-		}
-		if err := chownTo(d, cred); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-// clusterDir returns the real directory behind Home/pg, creating it (or the
-// /var/lib/smsblast directory and the symlink to it) if needed.
-func (e *Embedded) clusterDir(home, link string, cred *serverUser) (string, error) {
-	fi, err := os.Lstat(link)
-	switch {
-	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(link)
-		if err != nil {
-			return "", fmt.Errorf("read embedded cluster link %s: %w", link, err)
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(home, target)
-		}
-		// The target may be gone (a wiped /var/lib); recreate it in place.
-		return target, mkdirOwned(target, cred)
-	case err == nil:
-		return link, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("inspect embedded cluster directory %s: %w", link, err)
-	}
-
-	if cred == nil || canTraverse(home, cred) {
-		return link, nil
-	}
-	real, err := filepath.EvalSymlinks(home)
-	if err != nil {
-		return "", fmt.Errorf("resolve SMSBLAST_HOME %s: %w", home, err)
-	}
-	if err := os.MkdirAll(sharedClusterRoot, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", sharedClusterRoot, err)
-	}
-	if !canTraverse(sharedClusterRoot, cred) {
-		return "", fmt.Errorf("place embedded cluster: the server user (uid %d) can reach neither %s nor %s: make one of them searchable", cred.uid, home, sharedClusterRoot)
-	}
-	sum := sha256.Sum256([]byte(real))
-	target := filepath.Join(sharedClusterRoot, hex.EncodeToString(sum[:6]))
-	if err := mkdirOwned(target, cred); err != nil {
-		return "", err
-	}
-	// A note for whoever finds the directory and wonders whose it is.
-	_ = os.WriteFile(filepath.Join(target, "HOME"), []byte(real+"\n"), 0o644)
-	if err := os.Symlink(target, link); err != nil {
-		return "", fmt.Errorf("link embedded cluster %s to %s: %w", link, target, err)
-	}
-	e.logger().Info("embedded PostgreSQL cluster placed outside SMSBLAST_HOME: its server user cannot reach it",
-		"home", home, "cluster", target, "link", link)
-	return target, nil
-}
-
-func mkdirOwned(dir string, cred *serverUser) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create embedded cluster directory %s: %w", dir, err)
-	}
-	return chownTo(dir, cred)
-}
-
-func chownTo(path string, cred *serverUser) error {
-	if cred == nil {
-		return nil
-	}
-	if err := os.Chown(path, int(cred.uid), int(cred.gid)); err != nil {
-		return fmt.Errorf("hand %s to the server user: %w", path, err)
-	}
-	return nil
-}
-
-// canTraverse reports whether cred may search every directory from / down to
-// dir (itself included), judged by the permission bits (ACLs are ignored).
-func canTraverse(dir string, cred *serverUser) bool {
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return false
-	}
-	for p := real; ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return false
-		}
-		uid, gid, ok := fileOwner(fi)
-		if !ok {
-			return false
-		}
-		perm := fi.Mode().Perm()
-		var can bool
-		switch {
-		case uid == cred.uid:
-			can = perm&0o100 != 0
-		case gid == cred.gid || slices.Contains(cred.groups, gid):
-			can = perm&0o010 != 0
-		default:
-			can = perm&0o001 != 0
-		}
-		if !can {
-			return false
-		}
-		if parent := filepath.Dir(p); parent == p {
-			return true
-		}
-	}
-}
-
 // initCluster runs initdb into data.init and renames it to data, so that a
 // half-finished initdb is never mistaken for a cluster.
 func (e *Embedded) initCluster(ctx context.Context, c *cluster, bins serverBinaries) error {
 	tmp := c.dataDir + ".init"
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := c.root.RemoveAll("data.init"); err != nil {
 		return fmt.Errorf("remove unfinished cluster %s: %w", tmp, err)
 	}
 	e.logger().Info("initialising embedded PostgreSQL cluster", "data", c.dataDir, "initdb", bins.initdb)
@@ -256,19 +121,16 @@ func (e *Embedded) initCluster(ctx context.Context, c *cluster, bins serverBinar
 	if out, err := e.command(ctx, c, bins.initdb, args...); err != nil {
 		return fmt.Errorf("initialise embedded PostgreSQL cluster in %s: %w: %s", tmp, err, out)
 	}
-	conf := filepath.Join(tmp, "postgresql.conf")
-	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	const conf = "data.init/postgresql.conf"
+	b, err := c.root.ReadFile(conf)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", conf, err)
+		return fmt.Errorf("read %s: %w", c.path(conf), err)
 	}
-	_, err = io.WriteString(f, "\n# smsblast rewrites smsblast.conf on every start; put your own settings below this line.\ninclude_if_exists = 'smsblast.conf'\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	b = append(b, "\n# smsblast rewrites smsblast.conf on every start; put your own settings below this line.\ninclude_if_exists = 'smsblast.conf'\n"...)
+	if err := c.writeFile(conf, b, 0o600); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", conf, err)
-	}
-	if err := os.Rename(tmp, c.dataDir); err != nil {
+	if err := c.root.Rename("data.init", "data"); err != nil {
 		return fmt.Errorf("finish embedded cluster %s: %w", c.dataDir, err)
 	}
 	return nil
@@ -291,11 +153,7 @@ fsync = %s
 synchronous_commit = %s
 full_page_writes = %s
 `, strings.ReplaceAll(c.runDir, "'", "''"), embeddedPort, durable, durable, durable)
-	path := filepath.Join(c.dataDir, "smsblast.conf")
-	if err := os.WriteFile(path, []byte(settings), 0o600); err != nil {
-		return fmt.Errorf("write embedded server settings %s: %w", path, err)
-	}
-	return chownTo(path, c.runAs)
+	return c.writeFile("data/smsblast.conf", []byte(settings), 0o600)
 }
 
 // startServer runs pg_ctl start, which waits until the server accepts
@@ -309,8 +167,8 @@ func (e *Embedded) startServer(ctx context.Context, c *cluster, bins serverBinar
 		if pid := c.postmasterPID(); pid > 0 && !c.postmasterAlive() {
 			// Dead or a zombie: postgres would take a zombie for a live
 			// postmaster and refuse to start, so clear both lock files.
-			_ = os.Remove(filepath.Join(c.dataDir, "postmaster.pid"))
-			_ = os.Remove(filepath.Join(c.runDir, fmt.Sprintf(".s.PGSQL.%d.lock", embeddedPort)))
+			_ = c.root.Remove("data/postmaster.pid")
+			_ = c.root.Remove(fmt.Sprintf("run/.s.PGSQL.%d.lock", embeddedPort))
 		}
 		offset := fileSize(c.logFile)
 		out, err := e.command(ctx, c, bins.pgCtl, "start", "-D", c.dataDir, "-l", c.logFile, "-w", "-t", "300")

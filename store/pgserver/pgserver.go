@@ -160,6 +160,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer c.close()
 	url := socketURL(c.runDir, Database)
 	// Re-check under the lock: whoever held it before us may have done it all.
 	if err := ping(ctx, url); err == nil {
@@ -232,10 +233,16 @@ func (e *Embedded) destroyLocked(ctx context.Context, home string) error {
 	if err := e.stopLocked(ctx, home); err != nil {
 		return err
 	}
+	// Only smsblast's own link is followed: a link planted in Home/pg
+	// must not make Destroy delete what it points to.
 	link := filepath.Join(home, "pg")
-	if target, err := filepath.EvalSymlinks(link); err == nil {
-		if err := os.RemoveAll(target); err != nil {
-			return fmt.Errorf("remove embedded cluster %s: %w", target, err)
+	dir, linked, err := locateCluster(home)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if linked {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove embedded cluster %s: %w", dir, err)
 		}
 	}
 	if err := os.RemoveAll(link); err != nil {
@@ -290,26 +297,34 @@ func (e *Embedded) globs() []string {
 	return defaultBinGlobs
 }
 
-// socketDir is Home/pg/run with symlinks resolved: in the /var/lib case the
-// resolved path is short (sun_path holds only 107 bytes) and reachable by
-// clients that cannot traverse the home directory.
+// socketDir is the run directory of the cluster, through smsblast's link
+// if Home/pg is one: in the /var/lib case that path is short (sun_path holds
+// only 107 bytes) and reachable by clients that cannot traverse the home
+// directory.
 func (e *Embedded) socketDir() string {
 	home, err := e.home()
 	if err != nil {
 		return ""
 	}
-	pg := filepath.Join(home, "pg")
-	if real, err := filepath.EvalSymlinks(pg); err == nil {
-		pg = real
+	dir, _, err := locateCluster(home)
+	if dir == "" || err != nil && !errors.Is(err, fs.ErrNotExist) {
+		dir = filepath.Join(home, "pg")
 	}
-	return filepath.Join(pg, "run")
+	return filepath.Join(dir, "run")
 }
 
 // lock takes the exclusive file lock that makes init, start and stop atomic
 // across goroutines and processes (see tryLock).
 func (e *Embedded) lock(ctx context.Context, home string) (release func(), err error) {
 	path := filepath.Join(home, "pg.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	// Through an os.Root: a symlink planted at pg.lock must not make us
+	// create or open a file elsewhere.
+	r, err := os.OpenRoot(home)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w", path, err)
+	}
+	f, err := r.OpenFile("pg.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	r.Close()
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", path, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,7 +189,168 @@ func TestEmbeddedAsRoot(t *testing.T) {
 			if strings.Contains(real, "/root/") {
 				t.Fatalf("cluster %s is under /root", real)
 			}
+
+			// A restart goes through the link smsblast made, and Destroy
+			// removes what it points to.
+			if err := e.Stop(context.Background()); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if _, err := e.Start(context.Background()); err != nil {
+				t.Fatalf("Start again: %v", err)
+			}
+			if err := e.Destroy(context.Background()); err != nil {
+				t.Fatalf("Destroy: %v", err)
+			}
+			if _, err := os.Lstat(real); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("after Destroy, the cluster at %s: %v", real, err)
+			}
 		})
+	}
+}
+
+// snapshot records the mode, owner and content of everything under dir.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		v := fmt.Sprintf("%v uid %d gid %d", fi.Mode(), st.Uid, st.Gid)
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			v += " " + string(b)
+		}
+		m[p] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// makeVictim makes a directory with a file in it, for tests that check it
+// is left alone.
+func makeVictim(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keep"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A symlink in Home/pg (or in the cluster directory) that smsblast did not
+// make is refused before anything is created, chowned or initialised
+// through it: as root, following it would hand the target to the server
+// user. Stop and Destroy leave the target alone too.
+func TestEmbeddedRefusesForeignLinks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// plant makes the link in home, to victim; it returns the path
+		// the error must name.
+		plant func(t *testing.T, home, victim string) string
+	}{
+		{name: "pg to a directory", plant: func(t *testing.T, home, victim string) string {
+			return symlink(t, victim, filepath.Join(home, "pg"))
+		}},
+		{name: "pg relative", plant: func(t *testing.T, home, victim string) string {
+			return symlink(t, filepath.Join("..", filepath.Base(victim)), filepath.Join(home, "pg"))
+		}},
+		{name: "pg to another shared", plant: func(t *testing.T, home, victim string) string {
+			return symlink(t, filepath.Join(sharedClusterRoot, "0123456789ab"), filepath.Join(home, "pg"))
+		}},
+		{name: "pg/run", plant: func(t *testing.T, home, victim string) string {
+			mkdir(t, filepath.Join(home, "pg"))
+			return symlink(t, victim, filepath.Join(home, "pg", "run"))
+		}},
+		{name: "pg/data", plant: func(t *testing.T, home, victim string) string {
+			mkdir(t, filepath.Join(home, "pg"))
+			return symlink(t, victim, filepath.Join(home, "pg", "data"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			base := t.TempDir()
+			home, victim := filepath.Join(base, "home"), filepath.Join(base, "victim")
+			mkdir(t, home)
+			makeVictim(t, victim)
+			link := tt.plant(t, home, victim)
+			before := snapshot(t, victim)
+
+			e := &Embedded{Home: home, Ephemeral: true}
+			_, err := e.Start(ctx)
+			if !errors.Is(err, ErrForeignLink) || !strings.Contains(err.Error(), link) {
+				t.Fatalf("Start = %v; want ErrForeignLink naming %s", err, link)
+			}
+			_ = e.Stop(ctx)
+			_ = e.Destroy(ctx)
+			if after := snapshot(t, victim); !maps.Equal(before, after) {
+				t.Fatalf("the link's target changed:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) string {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The files smsblast rewrites in the data directory on every start (which,
+// as root, belongs to the server user) are replaced, never written through:
+// a link planted at their names does not reach its target.
+func TestEmbeddedReplacesPlantedFileLinks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := t.TempDir()
+	home, victim := filepath.Join(base, "home"), filepath.Join(base, "victim")
+	mkdir(t, home)
+	makeVictim(t, victim)
+	e := newTestEmbedded(t, home)
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	conf := filepath.Join(home, "pg", "data", "smsblast.conf")
+	if err := os.Remove(conf); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, filepath.Join(victim, "keep"), conf)
+	before := snapshot(t, victim)
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start with a planted link: %v", err)
+	}
+	if after := snapshot(t, victim); !maps.Equal(before, after) {
+		t.Fatalf("the link's target changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if fi, err := os.Lstat(conf); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("%s after Start: %v, %v; want a regular file", conf, fi, err)
 	}
 }
 

@@ -81,12 +81,13 @@ func fileOwner(fi fs.FileInfo) (uid, gid uint32, ok bool) {
 
 // serverUserFor returns who the server runs as, or nil for "as us". Only
 // root needs another user. An existing cluster keeps the user that owns its
-// data directory; a new one gets "postgres", else "nobody".
+// data directory (a real one: a symlink there is refused later, so its
+// owner counts for nothing); a new one gets "postgres", else "nobody".
 func serverUserFor(dataDir string) (*serverUser, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
-	if fi, err := os.Stat(dataDir); err == nil {
+	if fi, err := os.Lstat(dataDir); err == nil && fi.IsDir() {
 		if uid, gid, ok := fileOwner(fi); ok && uid != 0 {
 			u, err := user.LookupId(strconv.Itoa(int(uid)))
 			if err != nil {
