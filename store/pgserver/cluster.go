@@ -110,9 +110,9 @@ func (e *Embedded) initCluster(ctx context.Context, c *cluster, bins serverBinar
 	args := []string{
 		"-D", tmp,
 		"-U", Role,
-		// Trust only the local socket (guarded by directory permissions);
-		// TCP is off anyway, and refused should someone turn it on.
-		"--auth-local=trust", "--auth-host=reject",
+		// Start replaces pg_hba.conf before the first start (see
+		// auth.go); until then, nothing initdb writes trusts anyone.
+		"--auth-local=peer", "--auth-host=reject",
 		"--encoding=UTF8", "--locale=C",
 	}
 	if e.Ephemeral {

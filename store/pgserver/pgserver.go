@@ -38,8 +38,9 @@ import (
 )
 
 const (
-	// Role is the superuser role of the embedded cluster; local
-	// socket connections are trusted, so it needs no password.
+	// Role is the superuser role of the embedded cluster. It has no
+	// password: only the OS user running smsblast may log in as it, by
+	// peer authentication on the Unix socket (see Start).
 	Role = "smsblast"
 	// Database is the database smsblast uses in the embedded cluster.
 	Database = "smsblast"
@@ -133,7 +134,9 @@ func (e *Embedded) Running() bool {
 // exists, and returns its URL. It initialises the cluster on first use and
 // starts the server if it is not running; when another process is doing
 // either, it waits for it and reuses its server. The server keeps running
-// after this process exits.
+// after this process exits. It admits only the OS user running smsblast
+// (see auth.go): Start adds that user, and switches a cluster made by an
+// older smsblast over to peer authentication, reloading a running server.
 func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err := supported(); err != nil {
 		return "", err
@@ -142,8 +145,9 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The common case — the server is up — costs one connection, no lock.
-	if err := ping(ctx, e.URL()); err == nil {
+	// The common case — the server is up — costs one connection and one
+	// small file read, no lock.
+	if err := ping(ctx, e.URL()); err == nil && authCurrent(e.clusterDir()) {
 		return e.URL(), nil
 	}
 
@@ -163,7 +167,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	defer c.close()
 	url := socketURL(c.runDir, Database)
 	// Re-check under the lock: whoever held it before us may have done it all.
-	if err := ping(ctx, url); err == nil {
+	if err := ping(ctx, url); err == nil && authCurrent(c.dir) {
 		return url, nil
 	}
 
@@ -179,8 +183,32 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err := e.writeSettings(c); err != nil {
 		return "", err
 	}
+	osUser, err := invokingUser()
+	if err != nil {
+		return "", err
+	}
+	authChanged, err := c.writeAuth(osUser)
+	if err != nil {
+		return "", err
+	}
 	maint := socketURL(c.runDir, "postgres")
-	if err := ping(ctx, maint); err != nil {
+	switch err := ping(ctx, maint); {
+	case err == nil:
+		// Running and letting us in, perhaps because it trusts everyone.
+		if authChanged {
+			if err := e.reload(ctx, c, bins); err != nil {
+				return "", err
+			}
+		}
+	case refusedLogin(err):
+		// Running, but it has not read the map that now names us.
+		if err := e.reload(ctx, c, bins); err != nil {
+			return "", err
+		}
+		if err := waitForLogin(ctx, maint); err != nil {
+			return "", fmt.Errorf("connect to embedded PostgreSQL in %s: %w", c.dataDir, err)
+		}
+	default:
 		if err := e.startServer(ctx, c, bins); err != nil {
 			return "", err
 		}
@@ -297,11 +325,10 @@ func (e *Embedded) globs() []string {
 	return defaultBinGlobs
 }
 
-// socketDir is the run directory of the cluster, through smsblast's link
-// if Home/pg is one: in the /var/lib case that path is short (sun_path holds
-// only 107 bytes) and reachable by clients that cannot traverse the home
-// directory.
-func (e *Embedded) socketDir() string {
+// clusterDir is Home/pg, or where smsblast's link there points: in the
+// /var/lib case that path is short (sun_path holds only 107 bytes) and
+// reachable by clients that cannot traverse the home directory.
+func (e *Embedded) clusterDir() string {
 	home, err := e.home()
 	if err != nil {
 		return ""
@@ -310,7 +337,11 @@ func (e *Embedded) socketDir() string {
 	if dir == "" || err != nil && !errors.Is(err, fs.ErrNotExist) {
 		dir = filepath.Join(home, "pg")
 	}
-	return filepath.Join(dir, "run")
+	return dir
+}
+
+func (e *Embedded) socketDir() string {
+	return filepath.Join(e.clusterDir(), "run")
 }
 
 // lock takes the exclusive file lock that makes init, start and stop atomic

@@ -113,3 +113,24 @@ func TestFindServerBinaries(t *testing.T) {
 		})
 	}
 }
+
+func TestHasIdentLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, conf string
+		want       bool
+	}{
+		{name: "as written", conf: "# comment\n" + identLine("alice") + "\n", want: true},
+		{name: "other spacing, trailing comment", conf: "smsblast\t\"alice\"   smsblast  # mine\n", want: true},
+		{name: "no final newline", conf: identLine("alice"), want: true},
+		{name: "commented out", conf: "# " + identLine("alice") + "\n"},
+		{name: "another user", conf: identLine("bob") + "\n"},
+		{name: "another role", conf: "smsblast \"alice\" postgres\n"},
+		{name: "empty", conf: ""},
+	}
+	for _, tt := range tests {
+		if got := hasIdentLine([]byte(tt.conf), "alice"); got != tt.want {
+			t.Errorf("%s: hasIdentLine(%q) = %v, want %v", tt.name, tt.conf, got, tt.want)
+		}
+	}
+}

@@ -98,10 +98,7 @@ func TestEmbeddedLifecycle(t *testing.T) {
 	}
 
 	// psql must accept the URL as printed by `smsblast db url`.
-	bins, _ := findServerBinaries(os.Getenv("PATH"), defaultBinGlobs, "")
-	pgCtl, _ := filepath.EvalSymlinks(bins.pgCtl)
-	psql := filepath.Join(filepath.Dir(pgCtl), "psql")
-	out, err := exec.Command(psql, url, "-Aqtc", "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42); SELECT current_database()").CombinedOutput()
+	out, err := exec.Command(psqlPath(t), url, "-Aqtc", "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42); SELECT current_database()").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "smsblast" {
 		t.Fatalf("psql %q: %v: %s", url, err, out)
 	}
@@ -477,5 +474,153 @@ func TestEmbeddedRecoversFromKill(t *testing.T) {
 	}
 	if got := queryString(t, url, "SELECT 'up'"); got != "up" {
 		t.Fatalf("query after restart = %q", got)
+	}
+}
+
+// psqlPath returns the psql beside the server binaries the tests use.
+func psqlPath(t *testing.T) string {
+	t.Helper()
+	bins, err := findServerBinaries(os.Getenv("PATH"), defaultBinGlobs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgCtl, err := filepath.EvalSymlinks(bins.pgCtl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(filepath.Dir(pgCtl), "psql")
+}
+
+// psqlAs runs psql on url as the OS user u (nil: as us) and returns what
+// it printed: current_user, or why it could not connect.
+func psqlAs(t *testing.T, u *serverUser, url string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(psqlPath(t), "-X", "-w", "-Atc", "SELECT current_user", url)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}
+	cmd.SysProcAttr = sysProcAttr(u)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// eventually retries check for up to five seconds: a server applies a
+// reload a moment after it is signalled.
+func eventually(t *testing.T, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Only the OS user running smsblast may connect: as root, root, and not
+// the server user, who can reach the socket. A cluster made by an older
+// smsblast, which trusted every local connection, is switched over by the
+// next Start while its server keeps running.
+func TestEmbeddedPeerAuthentication(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	home := t.TempDir()
+	e := newTestEmbedded(t, home)
+	url, err := e.Start(ctx)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	c, err := existingCluster(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.runAs == nil {
+		t.Log("not root: the server runs as us, so there is no other user to refuse")
+	}
+	admitsUs := func(when string) {
+		t.Helper()
+		if out, err := psqlAs(t, nil, url); err != nil || out != Role {
+			t.Fatalf("%s: psql as us: %v: %s", when, err, out)
+		}
+	}
+	refusesServerUser := func(when string) {
+		t.Helper()
+		if c.runAs == nil {
+			return
+		}
+		eventually(t, func() error {
+			out, err := psqlAs(t, c.runAs, url)
+			if err == nil || !strings.Contains(out, "Peer authentication failed") {
+				return fmt.Errorf("%s: psql as the server user (uid %d): %v: %s; want peer authentication to refuse it", when, c.runAs.uid, err, out)
+			}
+			return nil
+		})
+	}
+	admitsUs("new cluster")
+	refusesServerUser("new cluster")
+
+	// What an older smsblast left behind: trust for every local connection.
+	for name, text := range map[string]string{"pg_hba.conf": "local all all trust\n", "pg_ident.conf": ""} {
+		// WriteFile on the existing file keeps its owner, the server user.
+		if err := os.WriteFile(filepath.Join(c.dataDir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bins, err := findServerBinaries(os.Getenv("PATH"), defaultBinGlobs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.command(ctx, c, bins.pgCtl, "reload", "-D", c.dataDir); err != nil {
+		t.Fatalf("pg_ctl reload: %v: %s", err, out)
+	}
+	if c.runAs != nil {
+		eventually(t, func() error {
+			if out, err := psqlAs(t, c.runAs, url); err != nil {
+				return fmt.Errorf("the trusting setup does not let the server user in: %v: %s", err, out)
+			}
+			return nil
+		})
+	}
+
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start on a trusting cluster: %v", err)
+	}
+	hba, _ := os.ReadFile(filepath.Join(c.dataDir, "pg_hba.conf"))
+	ident, _ := os.ReadFile(filepath.Join(c.dataDir, "pg_ident.conf"))
+	me, err := invokingUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(hba) != hbaConf || !hasIdentLine(ident, me) {
+		t.Fatalf("after Start:\npg_hba.conf:\n%s\npg_ident.conf:\n%s", hba, ident)
+	}
+	admitsUs("after the upgrade")
+	refusesServerUser("after the upgrade")
+
+	// A running server whose map lacks us (as when root first uses a
+	// cluster another user made): Start adds us and waits for the reload.
+	if err := os.WriteFile(filepath.Join(c.dataDir, "pg_ident.conf"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.command(ctx, c, bins.pgCtl, "reload", "-D", c.dataDir); err != nil {
+		t.Fatalf("pg_ctl reload: %v: %s", err, out)
+	}
+	eventually(t, func() error {
+		if out, err := psqlAs(t, nil, url); err == nil {
+			return fmt.Errorf("an empty map still lets us in: %s", out)
+		}
+		return nil
+	})
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatalf("Start with a map that lacks us: %v", err)
+	}
+	admitsUs("after Start added us")
+	refusesServerUser("after Start added us")
+
+	if got := countStarts(t, home); got != 1 {
+		t.Fatalf("server started %d times, want 1: Start should reload it, not restart it", got)
 	}
 }

@@ -116,6 +116,9 @@ func startLocal(ctx context.Context) (*server, error) {
 		os.RemoveAll(home)
 		return nil, fmt.Errorf("open cluster home to the server user: %w", err)
 	}
+	// It authenticates like the embedded default, peer on its socket for
+	// the OS user running the tests (root when root): nothing simpler is
+	// needed, since every test and every binary a test runs is that user.
 	e := &pgserver.Embedded{Home: home, Ephemeral: true}
 	destroy := func(ctx context.Context) error {
 		err := e.Destroy(ctx)
