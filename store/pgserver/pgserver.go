@@ -21,7 +21,15 @@
 // cluster lives in /var/lib/smsblast/<hash of the home path> and
 // $SMSBLAST_HOME/pg is a symlink to it: users still find it under
 // $SMSBLAST_HOME/pg, the data survives reboots (unlike /tmp), and we never
-// loosen the permissions of anyone's home directory.
+// loosen the permissions of anyone's home directory. That link is the only
+// one smsblast follows there: any other is refused with ErrForeignLink
+// rather than chowned or initialised through (see layout.go).
+//
+// Only the OS user running smsblast may connect, by peer authentication on
+// the socket; there is no password (see auth.go).
+//
+// The embedded server runs on Unix only: on Windows, Start returns
+// ErrUnsupportedOS, asking for DATABASE_URL.
 package pgserver
 
 import (
@@ -248,8 +256,9 @@ func (e *Embedded) withLock(ctx context.Context, f func(home string) error) erro
 }
 
 // Destroy stops the server and deletes the cluster with all its data,
-// including its directory under /var/lib/smsblast if Home/pg points there.
-// Home itself is left in place. Meant for throw-away clusters in tests.
+// including its directory under /var/lib/smsblast if Home/pg is smsblast's
+// link there (any other link is refused, its target left alone). Home
+// itself is left in place. Meant for throw-away clusters in tests.
 func (e *Embedded) Destroy(ctx context.Context) error {
 	if err := supported(); err != nil {
 		return err
