@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgserver"
 	"github.com/smsblast/smsblast/twilio"
 )
 
@@ -150,12 +151,12 @@ func (a *app) databaseURL(ctx context.Context, fs *flagSet) (string, error) {
 }
 
 // embedded describes the embedded server under $SMSBLAST_HOME.
-func (a *app) embedded() (*store.Embedded, error) {
-	home, err := store.DefaultHome(a.getenv)
+func (a *app) embedded() (*pgserver.Embedded, error) {
+	home, err := pgserver.DefaultHome(a.getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &store.Embedded{Home: home, Logger: a.log}, nil
+	return &pgserver.Embedded{Home: home, Logger: a.log}, nil
 }
 
 // openStore opens and migrates the database the command should use.

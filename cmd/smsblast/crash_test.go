@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgserver"
 	"github.com/smsblast/smsblast/store/pgtest"
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
@@ -268,7 +268,7 @@ func TestThreeSendersOneKilled(t *testing.T) {
 func TestPostgresRestartMidSend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pg := &store.Embedded{Home: t.TempDir()}
+	pg := &pgserver.Embedded{Home: t.TempDir()}
 	url, err := pg.Start(ctx)
 	if err != nil {
 		t.Fatalf("start a PostgreSQL of our own to restart: %v", err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgserver"
 	"github.com/smsblast/smsblast/store/pgtest"
 )
 
@@ -158,7 +158,7 @@ func TestDBEmbedded(t *testing.T) {
 	}
 	home := t.TempDir()
 	t.Cleanup(func() {
-		if err := (&store.Embedded{Home: home}).Destroy(context.Background()); err != nil {
+		if err := (&pgserver.Embedded{Home: home}).Destroy(context.Background()); err != nil {
 			t.Errorf("destroy embedded cluster: %v", err)
 		}
 	})
@@ -184,7 +184,7 @@ func TestDBEmbedded(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "stopped embedded PostgreSQL") {
 		t.Fatalf("db stop: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if (&store.Embedded{Home: home}).Running() {
+	if (&pgserver.Embedded{Home: home}).Running() {
 		t.Fatal("the embedded server still runs after db stop")
 	}
 	code, out, _ = runAppStdin(t, env, "", "db", "stop")

@@ -16,7 +16,7 @@
 //     never touched.
 //  2. testcontainers-go's postgres module, when a Docker daemon answers.
 //  3. A throw-away cluster from the local PostgreSQL server binaries
-//     (store.Embedded on a temporary home), removed by Main.
+//     (pgserver.Embedded on a temporary home), removed by Main.
 //
 // With none of these the tests fail, saying how to provide one.
 //

@@ -8,14 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 
-	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/store/pgserver"
 )
 
 // containerImage is the server the Docker path runs.
@@ -48,7 +47,7 @@ func findServer(ctx context.Context, logf func(string, ...any)) (*server, error)
 		return s, nil
 	}
 	local := fmt.Sprintf("could not start them: %v", localErr)
-	if errors.Is(localErr, store.ErrNoServerBinaries) {
+	if errors.Is(localErr, pgserver.ErrNoServerBinaries) {
 		local = "none found; Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@16"
 	}
 	return nil, fmt.Errorf("no PostgreSQL for the tests; provide one of:\n"+
@@ -117,7 +116,10 @@ func startLocal(ctx context.Context) (*server, error) {
 		os.RemoveAll(home)
 		return nil, fmt.Errorf("open cluster home to the server user: %w", err)
 	}
-	e := &store.Embedded{Home: home, Ephemeral: true}
+	// It authenticates like the embedded default, peer on its socket for
+	// the OS user running the tests (root when root): nothing simpler is
+	// needed, since every test and every binary a test runs is that user.
+	e := &pgserver.Embedded{Home: home, Ephemeral: true}
 	destroy := func(ctx context.Context) error {
 		err := e.Destroy(ctx)
 		return errors.Join(err, os.RemoveAll(home))
@@ -140,14 +142,9 @@ func removeOrphans(ctx context.Context) {
 		if err != nil || pid <= 0 || processAlive(pid) {
 			continue
 		}
-		e := &store.Embedded{Home: dir, Ephemeral: true}
+		e := &pgserver.Embedded{Home: dir, Ephemeral: true}
 		if e.Destroy(ctx) == nil {
 			os.RemoveAll(dir)
 		}
 	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
