@@ -23,6 +23,7 @@ type Status string
 // Campaign states.
 const (
 	StatusDraft     Status = "draft"     // imported, never sent
+	StatusScheduled Status = "scheduled" // launched, waiting for its start time
 	StatusRunning   Status = "running"   // a sender is (or was, before a crash) working on it
 	StatusPaused    Status = "paused"    // stopped by a user or by a campaign-level Twilio error; send resumes it
 	StatusCompleted Status = "completed" // no recipient is pending or sending

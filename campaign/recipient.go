@@ -19,6 +19,8 @@ const (
 	Undelivered RecipientStatus = "undelivered" // the carrier could not deliver it (error_code 30xxx)
 	Failed      RecipientStatus = "failed"      // Twilio refused it, or it failed after acceptance
 	Skipped     RecipientStatus = "skipped"     // opted out: never texted
+	Expired     RecipientStatus = "expired"     // still unsent when the campaign's stop-at passed
+	Review      RecipientStatus = "review"      // in doubt, and only a person can tell whether it was sent
 )
 
 // Rank orders recipient states for status callbacks. Twilio neither orders
@@ -43,21 +45,25 @@ func (s RecipientStatus) Rank() int {
 		return 3
 	case Delivered, Undelivered, Failed:
 		return 4
-	case Skipped:
-		// Skipped rows were never texted: no callback can concern them, and
-		// ranking them final keeps a stray one from touching them.
+	case Skipped, Expired:
+		// Skipped and expired rows were never texted: no callback can
+		// concern them, and ranking them final keeps a stray one from
+		// touching them.
+		return 4
+	case Review:
+		// A person decides (smsblast resolve), not a callback.
 		return 4
 	}
 	return -1
 }
 
-// Final reports whether s is a final delivery verdict (or skipped): no status
-// callback changes it.
+// Final reports whether s is a final delivery verdict (or skipped, expired,
+// or waiting for a person's review): no status callback changes it.
 func (s RecipientStatus) Final() bool { return s.Rank() == 4 }
 
 // RecipientStatuses lists every recipient state, in rank order.
 func RecipientStatuses() []RecipientStatus {
-	return []RecipientStatus{Pending, Sending, Accepted, Sent, Delivered, Undelivered, Failed, Skipped}
+	return []RecipientStatus{Pending, Sending, Accepted, Sent, Delivered, Undelivered, Failed, Skipped, Expired, Review}
 }
 
 // Advances reports whether a status callback saying next may move a

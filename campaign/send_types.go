@@ -138,4 +138,6 @@ const (
 	AuditCampaignError AuditResult = "campaign_error" // an error every recipient would hit: the campaign paused
 	AuditFound         AuditResult = "found"          // reconciliation found the message in Twilio's list
 	AuditNotFound      AuditResult = "not_found"      // reconciliation proved it was never created
+	AuditReview        AuditResult = "review"         // reconciliation found a message it cannot compare: a person decides
+	AuditExpired       AuditResult = "expired"        // the campaign's stop-at passed before it was sent
 )

@@ -96,7 +96,8 @@ func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, er
 		err := r.Scan(&d.CampaignID, &d.Name, &d.Status, &d.Total, &n[0], &n[1], &n[2], &n[3], &n[4],
 			&n[5], &n[6], &n[7], &d.DeliveryRate, &d.AverageRate, &d.Rate)
 		d.Counts = make(map[campaign.RecipientStatus]int64, len(n))
-		for i, st := range campaign.RecipientStatuses() {
+		for i, st := range []campaign.RecipientStatus{campaign.Pending, campaign.Sending, campaign.Accepted,
+			campaign.Sent, campaign.Delivered, campaign.Undelivered, campaign.Failed, campaign.Skipped} {
 			d.Counts[st] = n[i]
 		}
 		return d, err
