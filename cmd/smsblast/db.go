@@ -16,8 +16,8 @@ import (
 	"github.com/smsblast/smsblast/store"
 )
 
-func init() {
-	register(&command{
+func dbCommand() *command {
+	return &command{
 		name:    "db",
 		args:    "url | sql SQL | stop",
 		summary: "the database: print its connection string, run SQL and print a table, stop the embedded server",
@@ -27,13 +27,12 @@ func init() {
   echo "SELECT count(*) FROM recipients" | smsblast db sql -
   smsblast db stop`,
 		run: runDB,
-	})
+	}
 }
 
 var dbSubcommands = []string{"url", "sql", "stop"}
 
-func runDB(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["db"])
+func runDB(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects")
 	pos, err := a.parse(fs, args, 1, 2)

@@ -31,8 +31,8 @@ import (
 //go:embed demo.csv
 var demoRecipients []byte
 
-func init() {
-	register(&command{
+func demoCommand() *command {
+	return &command{
 		name:    "demo",
 		args:    "",
 		summary: "the whole story in under a minute: import, send, Ctrl-C, resume, delivery, SQL (simulated Twilio)",
@@ -41,7 +41,7 @@ func init() {
   smsblast demo --json           # the checks and counts as JSON, for scripts
   DATABASE_URL=postgres://localhost/smsblast smsblast demo`,
 		run: runDemo,
-	})
+	}
 }
 
 // What the demo's file holds (see demoCSV in demo_csv_test.go) and so what
@@ -128,9 +128,7 @@ type demoFlags struct {
 	json        bool
 }
 
-func runDemo(ctx context.Context, a *app, args []string) error {
-	c := commands["demo"]
-	fs := a.flags(c)
+func runDemo(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	var f demoFlags
 	fs.Float64Var(&f.rate, "rate", 200, "segments per second, slow enough to watch")
@@ -255,18 +253,13 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	}
 	defer stopSim()
 	d.say("Twilio: a simulator at %s: 40±30 ms per request, 1%% answered 5xx, 1%% 429, 0.5%% responses lost, 3%% undelivered", simURL)
-	var callback string
-	if commands["serve"] == nil {
-		d.say("status callbacks: none (this smsblast has no serve command): delivery cannot be followed")
-	} else {
-		hookURL, stopHooks, err := d.serve(ctx, url, sim.AuthToken())
-		if err != nil {
-			return err
-		}
-		defer stopHooks()
-		callback = hookURL + "/twilio/status"
-		d.say("status callbacks: %s, served by 'smsblast serve --addr %s' in-process", callback, strings.TrimPrefix(hookURL, "http://"))
+	hookURL, stopHooks, err := d.serve(ctx, url, sim.AuthToken())
+	if err != nil {
+		return err
 	}
+	defer stopHooks()
+	callback := hookURL + "/twilio/status"
+	d.say("status callbacks: %s, served by 'smsblast serve --addr %s' in-process", callback, strings.TrimPrefix(hookURL, "http://"))
 
 	if err := d.importRecipients(ctx, st, name, callback); err != nil {
 		return err
@@ -312,9 +305,7 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	d.say("  psql \"$(smsblast db url)\"          # %s", url)
 	d.say("  smsblast status %s", name)
 	d.say("  smsblast db sql \"SELECT * FROM recipient_results WHERE campaign = '%s' LIMIT 10\"", name)
-	if commands["report"] != nil {
-		d.say("  smsblast report %s --format csv > results.csv", name)
-	}
+	d.say("  smsblast report %s --format csv > results.csv", name)
 	failed := 0
 	for _, c := range d.report.Checks {
 		if !c.OK {

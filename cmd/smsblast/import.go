@@ -18,8 +18,8 @@ import (
 	"github.com/smsblast/smsblast/campaign/csvimport"
 )
 
-func init() {
-	register(&command{
+func importCommand() *command {
+	return &command{
 		name:    "import",
 		args:    "CAMPAIGN FILE.csv",
 		summary: "load a recipient CSV into a campaign (created on first import; later imports append, deduplicated)",
@@ -28,7 +28,7 @@ func init() {
   smsblast import spring-sale - --phone-column Mobile < export.csv
   smsblast import spring-sale uk.csv --default-region GB --json`,
 		run: runImport,
-	})
+	}
 }
 
 // importUsageErrors are the import errors whose fix is on the command line: exit 2.
@@ -36,8 +36,7 @@ var importUsageErrors = []error{
 	csvimport.ErrNoPhoneColumn, csvimport.ErrDuplicateColumn, csvimport.ErrMissingColumn,
 }
 
-func runImport(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["import"])
+func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	from := fs.String("from", "", "sender phone number in E.164 (first import; or --messaging-service)")
 	mg := fs.String("messaging-service", "", "sender Messaging Service SID, MG… (first import; or --from)")

@@ -17,8 +17,8 @@ import (
 	"github.com/smsblast/smsblast/campaign"
 )
 
-func init() {
-	register(&command{
+func reportCommand() *command {
+	return &command{
 		name:    "report",
 		args:    "CAMPAIGN",
 		summary: "per-recipient results (recipient_results + the CSV columns) as CSV or JSON Lines",
@@ -30,7 +30,7 @@ func init() {
   a tab or a line break — get a leading ' (so phones read '+14155550100). Use
   --format json for the raw values.`,
 		run: runReport,
-	})
+	}
 }
 
 // reportColumns are the CSV report's fixed columns, from recipient_results;
@@ -40,8 +40,7 @@ var reportColumns = []string{
 	"message_sid", "attempts", "segments", "sent_at", "delivered_at", "updated_at", "opted_out_at", "source_line",
 }
 
-func runReport(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["report"])
+func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	format := fs.String("format", "csv", "csv, or json (JSON Lines: one object per recipient)")
 	statusList := fs.String("status", "", "only recipients in these states, comma-separated (e.g. undelivered,failed)")
