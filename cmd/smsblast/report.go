@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -100,15 +101,8 @@ func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err := commit(true); err != nil {
 		return err
 	}
-	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmpOr(*output, "stdout"))
+	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmp.Or(*output, "stdout"))
 	return nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // parseStatuses reads --status: recipient states, comma-separated.
