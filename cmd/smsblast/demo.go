@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/campaign/csvimport"
 	"github.com/smsblast/smsblast/store"
@@ -487,54 +485,43 @@ FROM campaign_stats WHERE name = $1`
 FROM recipient_results WHERE campaign = $1 AND error_code IS NOT NULL
 GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2`
 	d.say("SELECT … FROM campaign_stats WHERE name = '%s';", name)
-	stats, err := demoQuery(ctx, st, statsSQL, name)
+	stats, err := st.Query(ctx, statsSQL, name)
 	if err != nil {
 		return err
 	}
-	printResultTables(d.out, []*pgconn.Result{stats})
+	printResultTables(d.out, stats)
 	d.say("\nFailures by error code (recipient_results joins twilio_errors for the words):")
-	fails, err := demoQuery(ctx, st, failuresSQL, name)
+	fails, err := st.Query(ctx, failuresSQL, name)
 	if err != nil {
 		return err
 	}
-	printResultTables(d.out, []*pgconn.Result{fails})
+	printResultTables(d.out, fails)
 	d.report.Counts = map[string]int64{}
-	if len(stats.Rows) == 1 {
-		for i, f := range stats.FieldDescriptions {
+	if rows := stats[0].Rows; len(rows) == 1 {
+		for i, c := range stats[0].Columns {
 			var n int64
-			if _, err := fmt.Sscan(string(stats.Rows[0][i]), &n); err == nil && !strings.Contains(f.Name, "rate") {
-				d.report.Counts[f.Name] = n
+			if _, err := fmt.Sscan(orEmpty(rows[0][i]), &n); err == nil && !strings.Contains(c.Name, "rate") {
+				d.report.Counts[c.Name] = n
 			}
 		}
 	}
 	d.report.Failures = []demoFailure{}
-	for _, row := range fails.Rows {
+	for _, row := range fails[0].Rows {
 		var fl demoFailure
-		fl.Status, fl.Description = string(row[0]), string(row[2])
-		fmt.Sscan(string(row[1]), &fl.Code)
-		fmt.Sscan(string(row[3]), &fl.Count)
+		fl.Status, fl.Description = orEmpty(row[0]), orEmpty(row[2])
+		fmt.Sscan(orEmpty(row[1]), &fl.Code)
+		fmt.Sscan(orEmpty(row[3]), &fl.Count)
 		d.report.Failures = append(d.report.Failures, fl)
 	}
 	return nil
 }
 
-// demoQuery runs one parameterised query and returns its rows as text, as
-// psql would show them.
-func demoQuery(ctx context.Context, st *store.Store, sql string, args ...string) (*pgconn.Result, error) {
-	conn, err := st.Pool().Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to database: %w", err)
+// orEmpty is a query's text value, NULL as "".
+func orEmpty(v *string) string {
+	if v == nil {
+		return ""
 	}
-	defer conn.Release()
-	params := make([][]byte, len(args))
-	for i, s := range args {
-		params[i] = []byte(s)
-	}
-	res := conn.Conn().PgConn().ExecParams(ctx, sql, params, nil, nil, nil).Read()
-	if res.Err != nil {
-		return nil, fmt.Errorf("query results: %w", res.Err)
-	}
-	return res, nil
+	return *v
 }
 
 // verify compares the database with what the simulated Twilio holds.
