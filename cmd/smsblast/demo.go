@@ -301,9 +301,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 			}
 			if left := rem.Pending + rem.Sending; left <= demoImported/2 {
 				at = demoImported - left
-				if isTerminal(d.app.stderr) {
-					fmt.Fprint(d.app.stderr, "\r\033[K") // the progress bar's line
-				}
+				clearProgressLine(d.app.stderr)
 				d.say("^C  (the demo interrupts itself after %d of %d recipients, exactly as Ctrl-C would)", at, demoImported)
 				interrupt()
 				return

@@ -25,9 +25,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		if isTerminal(os.Stderr) {
-			fmt.Fprint(os.Stderr, "\r\033[K") // clear a progress bar's line first
-		}
+		clearProgressLine(os.Stderr)
 		fmt.Fprintln(os.Stderr, "smsblast: stopping: finishing requests in flight (interrupt again to stop at once)")
 		stop()
 		<-sig

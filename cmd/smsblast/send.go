@@ -108,7 +108,18 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		}
 		a.log.Info("serving sender metrics", "url", "http://"+addr+"/metrics")
 	}
-	prog := a.startProgress(ctx, st, c, eng)
+	var left int64 // what this run starts from, for the progress display
+	if rem, err := st.Remaining(ctx, c.ID); err == nil {
+		left = rem.Pending + rem.Sending
+	}
+	prog := a.startProgress(c.Name, "msg", func() progressSample {
+		s := eng.Stats()
+		return progressSample{
+			done: s.Accepted + s.Failed + s.Skipped, total: left,
+			note:  fmt.Sprintf("(failed %d, skipped %d, in doubt %d)", s.Failed, s.Skipped, s.InDoubt),
+			attrs: []any{"failed", s.Failed, "in_doubt", s.InDoubt},
+		}
+	})
 	sum, err := eng.Run(ctx, a.hard, name)
 	prog.stop()
 	if sum == nil {
