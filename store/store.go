@@ -93,7 +93,8 @@ func describe(cfg *pgxpool.Config) string {
 	return fmt.Sprintf("%q on %s:%d as %q", c.Database, c.Host, c.Port, c.User)
 }
 
-// Pool returns the underlying pool, for tests and tools that need raw access.
+// Pool returns the underlying pool, for tests that need raw access.
+// Programs run SQL of their own through Query.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close closes every connection. It waits for queries in progress.

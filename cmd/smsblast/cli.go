@@ -183,52 +183,14 @@ func errorCodes() []store.ErrorCode {
 	return out
 }
 
+// commandNames lists the commands' names, for suggestions.
 func commandNames() []string {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	var names []string
+	for _, c := range allCommands() {
+		names = append(names, c.name)
 	}
-	sort.Strings(names)
+	sort.Strings(names) // so that a tie between two suggestions always goes the same way
 	return names
-}
-
-// helpGroups orders `smsblast help` by the user's jobs rather than the
-// alphabet; a command missing here is listed under "Other".
-var helpGroups = []struct {
-	title string
-	names []string
-}{
-	{"Start here", []string{"demo"}},
-	{"Campaigns", []string{"import", "send", "status", "pause", "cancel", "retry", "report"}},
-	{"Delivery results", []string{"serve"}},
-	{"Tools", []string{"db", "sim", "version"}},
-}
-
-// groupedCommand is a registered command with its help group.
-type groupedCommand struct {
-	title string
-	cmd   *command
-}
-
-// commandGroups lists every registered command once, in help order: by
-// helpGroups, then the rest alphabetically under "Other". The README's flag
-// reference uses the same order.
-func commandGroups() []groupedCommand {
-	var out []groupedCommand
-	listed := map[string]bool{}
-	add := func(title string, names []string) {
-		for _, n := range names {
-			if c, ok := commands[n]; ok && !listed[n] {
-				out = append(out, groupedCommand{title, c})
-				listed[n] = true
-			}
-		}
-	}
-	for _, g := range helpGroups {
-		add(g.title, g.names)
-	}
-	add("Other", commandNames())
-	return out
 }
 
 func (a *app) printHelp(w io.Writer) {
@@ -236,18 +198,18 @@ func (a *app) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "An interrupted send resumes with nobody texted twice and nobody skipped.")
 	fmt.Fprintln(w, "\nUsage: smsblast COMMAND [arguments] [flags]")
 	// One width for every group, so the summaries line up down the page.
+	table := commandTable()
 	width := 0
-	for _, c := range commands {
-		width = max(width, len(c.name)+1+len(c.args))
-	}
-	title := ""
-	for _, g := range commandGroups() {
-		if g.title != title {
-			title = g.title
-			fmt.Fprintf(w, "\n%s:\n", title)
+	for _, g := range table {
+		for _, c := range g.commands {
+			width = max(width, len(c.name)+1+len(c.args))
 		}
-		c := g.cmd
-		fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
+	}
+	for _, g := range table {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, c := range g.commands {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
+		}
 	}
 	fmt.Fprint(w, `
 Examples:
@@ -273,7 +235,7 @@ func (a *app) printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 		// `smsblast help CMD`: the command's flags are defined in its run
 		// function, and every command answers -h before doing anything.
 		sub := &app{stdin: strings.NewReader(""), stdout: w, stderr: io.Discard, getenv: a.getenv, hard: context.Background()}
-		if err := c.run(context.Background(), sub, []string{"-h"}); errors.Is(err, errHelp) {
+		if err := c.run(context.Background(), sub, sub.flags(c), []string{"-h"}); errors.Is(err, errHelp) {
 			return
 		}
 		fs = a.flags(c).FlagSet

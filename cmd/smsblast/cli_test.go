@@ -44,8 +44,8 @@ func TestHelp(t *testing.T) {
 		if code != 0 || errOut != "" {
 			t.Fatalf("smsblast %s: exit %d, stderr %q", args[0], code, errOut)
 		}
-		for name, c := range commands {
-			line := "  " + strings.TrimSpace(name+" "+c.args) + " "
+		for _, c := range allCommands() {
+			line := "  " + strings.TrimSpace(c.name+" "+c.args) + " "
 			if strings.Count(out, line) != 1 {
 				t.Errorf("smsblast %s lists %q %d times, want once:\n%s", args[0], line, strings.Count(out, line), out)
 			}
@@ -61,7 +61,8 @@ func TestHelp(t *testing.T) {
 	if code != 2 || out != "" || !strings.Contains(errOut, "Usage: smsblast COMMAND") {
 		t.Errorf("smsblast with no arguments: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	for name := range commands {
+	for _, c := range allCommands() {
+		name := c.name
 		for _, args := range [][]string{{name, "-h"}, {"help", name}} {
 			code, out, errOut := runApp(t, env, args...)
 			if code != 0 || errOut != "" {

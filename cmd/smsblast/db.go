@@ -10,14 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"github.com/smsblast/smsblast/store"
 )
 
-func init() {
-	register(&command{
+func dbCommand() *command {
+	return &command{
 		name:    "db",
 		args:    "url | sql SQL | stop",
 		summary: "the database: print its connection string, run SQL and print a table, stop the embedded server",
@@ -27,13 +24,12 @@ func init() {
   echo "SELECT count(*) FROM recipients" | smsblast db sql -
   smsblast db stop`,
 		run: runDB,
-	})
+	}
 }
 
 var dbSubcommands = []string{"url", "sql", "stop"}
 
-func runDB(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["db"])
+func runDB(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects")
 	pos, err := a.parse(fs, args, 1, 2)
@@ -120,23 +116,17 @@ func (a *app) stopEmbedded(ctx context.Context) error {
 	return nil
 }
 
-// runSQL runs the user's SQL through the simple query protocol, so a
-// string may hold several statements and every result comes back as text,
-// exactly as psql would show it.
+// runSQL runs the user's SQL; it may hold several statements, and every
+// result comes back as text, exactly as psql would show it (see store.Query).
 func (a *app) runSQL(ctx context.Context, fs *flagSet, query string, asJSON bool) error {
 	st, err := a.openStore(ctx, fs)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	conn, err := st.Pool().Acquire(ctx)
+	results, err := st.Query(ctx, query)
 	if err != nil {
-		return fmt.Errorf("connect to database: %w", err)
-	}
-	defer conn.Release()
-	results, err := conn.Conn().PgConn().Exec(ctx, query).ReadAll()
-	if err != nil {
-		return fmt.Errorf("run SQL: %w", err)
+		return err
 	}
 	if asJSON {
 		return printResultJSON(a.stdout, results)
@@ -147,20 +137,20 @@ func (a *app) runSQL(ctx context.Context, fs *flagSet, query string, asJSON bool
 
 // printResultTables prints each statement's rows as an aligned table, or
 // its command tag ("INSERT 0 3") when it returns none.
-func printResultTables(w io.Writer, results []*pgconn.Result) {
+func printResultTables(w io.Writer, results []store.QueryResult) {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		if len(r.FieldDescriptions) == 0 {
-			fmt.Fprintln(w, r.CommandTag.String())
+		if len(r.Rows) == 0 {
+			fmt.Fprintln(w, r.Tag)
 			continue
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		var header, rule []string
-		for _, f := range r.FieldDescriptions {
-			header = append(header, f.Name)
-			rule = append(rule, strings.Repeat("-", max(len(f.Name), 1)))
+		for _, c := range r.Columns {
+			header = append(header, c.Name)
+			rule = append(rule, strings.Repeat("-", max(len(c.Name), 1)))
 		}
 		fmt.Fprintln(tw, strings.Join(header, "\t"))
 		fmt.Fprintln(tw, strings.Join(rule, "\t"))
@@ -182,28 +172,28 @@ func printResultTables(w io.Writer, results []*pgconn.Result) {
 
 // tableCell shows NULL as NULL (an empty cell would read as ”), and escapes
 // the characters that would break the table's lines and columns.
-func tableCell(v []byte) string {
+func tableCell(v *string) string {
 	if v == nil {
 		return "NULL"
 	}
-	return strings.NewReplacer("\\", `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(string(v))
+	return strings.NewReplacer("\\", `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(*v)
 }
 
 // printResultJSON prints the rows of the last statement that returned rows
 // as an array of objects, keys in column order. Numbers, booleans and json
 // columns keep their JSON type; everything else is a string as Postgres
 // prints it (timestamps in ISO 8601).
-func printResultJSON(w io.Writer, results []*pgconn.Result) error {
-	var last *pgconn.Result
-	for _, r := range results {
-		if len(r.FieldDescriptions) > 0 {
-			last = r
+func printResultJSON(w io.Writer, results []store.QueryResult) error {
+	var last *store.QueryResult
+	for i, r := range results {
+		if len(r.Rows) > 0 {
+			last = &results[i]
 		}
 	}
 	rows := []json.RawMessage{}
 	if last != nil {
 		for _, row := range last.Rows {
-			obj, err := rowJSON(last.FieldDescriptions, row)
+			obj, err := rowJSON(last.Columns, row)
 			if err != nil {
 				return err
 			}
@@ -214,17 +204,17 @@ func printResultJSON(w io.Writer, results []*pgconn.Result) error {
 	return nil
 }
 
-func rowJSON(fields []pgconn.FieldDescription, row [][]byte) (json.RawMessage, error) {
+func rowJSON(cols []store.Column, row []*string) (json.RawMessage, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, f := range fields {
+	for i, c := range cols {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		key, _ := json.Marshal(f.Name)
+		key, _ := json.Marshal(c.Name)
 		b.Write(key)
 		b.WriteByte(':')
-		b.Write(jsonValue(f.DataTypeOID, row[i]))
+		b.Write(jsonValue(c.Type, row[i]))
 	}
 	b.WriteByte('}')
 	if !json.Valid(b.Bytes()) {
@@ -233,28 +223,27 @@ func rowJSON(fields []pgconn.FieldDescription, row [][]byte) (json.RawMessage, e
 	return b.Bytes(), nil
 }
 
-// jsonValue converts one text-format value.
-func jsonValue(oid uint32, v []byte) []byte {
+// jsonValue converts one text-format value of a column of type typ.
+func jsonValue(typ string, v *string) []byte {
 	if v == nil {
 		return []byte("null")
 	}
-	switch oid {
-	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID,
-		pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+	switch typ {
+	case "int2", "int4", "int8", "oid", "float4", "float8", "numeric":
 		// NaN and Infinity are not JSON numbers: keep them as strings.
-		if _, err := strconv.ParseFloat(string(v), 64); err == nil && json.Valid(v) {
-			return v
+		if _, err := strconv.ParseFloat(*v, 64); err == nil && json.Valid([]byte(*v)) {
+			return []byte(*v)
 		}
-	case pgtype.BoolOID:
-		if string(v) == "t" {
+	case "bool":
+		if *v == "t" {
 			return []byte("true")
 		}
 		return []byte("false")
-	case pgtype.JSONOID, pgtype.JSONBOID:
-		if json.Valid(v) {
-			return v
+	case "json", "jsonb":
+		if json.Valid([]byte(*v)) {
+			return []byte(*v)
 		}
 	}
-	s, _ := json.Marshal(string(v))
+	s, _ := json.Marshal(*v)
 	return s
 }

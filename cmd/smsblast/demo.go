@@ -10,12 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/campaign/csvimport"
@@ -31,8 +28,8 @@ import (
 //go:embed demo.csv
 var demoRecipients []byte
 
-func init() {
-	register(&command{
+func demoCommand() *command {
+	return &command{
 		name:    "demo",
 		args:    "",
 		summary: "the whole story in under a minute: import, send, Ctrl-C, resume, delivery, SQL (simulated Twilio)",
@@ -41,83 +38,15 @@ func init() {
   smsblast demo --json           # the checks and counts as JSON, for scripts
   DATABASE_URL=postgres://localhost/smsblast smsblast demo`,
 		run: runDemo,
-	})
+	}
 }
 
-// What the demo's file holds (see demoCSV in demo_csv_test.go) and so what
-// its import must report: the demo is a smoke test as well as a tour.
+// The demo's campaign: Twilio's valid test sender, and a body whose
+// template uses the file's columns.
 const (
-	demoRead       = 2556
-	demoImported   = 2507
-	demoDuplicates = 40
-	demoRejected   = 9
-	demoFrom       = "+15005550006" // Twilio's valid test sender
-	demoBody       = "Hi {{.first_name}}, this is Acme Dental: see you {{.appointment}}. Reply C to confirm, STOP to opt out."
-	demoOptedOut   = "+15005550004"
+	demoFrom = "+15005550006"
+	demoBody = "Hi {{.first_name}}, this is Acme Dental: see you {{.appointment}}. Reply C to confirm, STOP to opt out."
 )
-
-// demoRefused are Twilio's magic test numbers that fail on create, with
-// their codes (Twilio documents them for test credentials). +15005550004 (21610) is the opted-out one.
-var demoRefused = map[string]int{
-	"+15005550001": 21211,
-	"+15005550002": 21612,
-	"+15005550003": 21408,
-	"+15005550009": 21614,
-}
-
-// demoCarrierFailures are recipients of the demo file whose messages the
-// simulated carriers refuse after Twilio accepted them, reported by status
-// callback; on top of these, a few percent end undelivered at random.
-var demoCarrierFailures = map[string]int{
-	"+15102000007": 30006, // a landline
-	"+16462000333": 30005, // unknown handset
-	"+12122001234": 30004, // blocked
-}
-
-// demoReport is the --json output: what happened and which checks held.
-type demoReport struct {
-	Campaign    string           `json:"campaign"`
-	DatabaseURL string           `json:"database_url"`
-	Import      demoImport       `json:"import"`
-	Interrupt   demoInterrupt    `json:"interrupt"`
-	Counts      map[string]int64 `json:"counts"`
-	Failures    []demoFailure    `json:"failures"`
-	Simulator   twiliosim.Stats  `json:"simulator"`
-	Checks      []demoCheck      `json:"checks"`
-	OK          bool             `json:"ok"`
-	Elapsed     float64          `json:"elapsed_seconds"`
-}
-
-type demoImport struct {
-	Read       int            `json:"read"`
-	Imported   int            `json:"imported"`
-	Duplicates int            `json:"duplicates"`
-	Rejected   int            `json:"rejected"`
-	RejectedBy map[string]int `json:"rejected_by"`
-	Segments   int            `json:"segments"`
-}
-
-// demoInterrupt is where the first send stopped.
-type demoInterrupt struct {
-	// Done is how many recipients had an answer when the demo interrupted.
-	Done int64 `json:"done"`
-	// Pending and InDoubt are what the resume started from.
-	Pending int64 `json:"pending"`
-	InDoubt int64 `json:"in_doubt"`
-}
-
-type demoFailure struct {
-	Status      string `json:"status"`
-	Code        int    `json:"error_code"`
-	Description string `json:"description"`
-	Count       int    `json:"count"`
-}
-
-type demoCheck struct {
-	What string `json:"what"`
-	OK   bool   `json:"ok"`
-	Got  string `json:"got,omitempty"`
-}
 
 // demoFlags are the demo's settings.
 type demoFlags struct {
@@ -128,9 +57,10 @@ type demoFlags struct {
 	json        bool
 }
 
-func runDemo(ctx context.Context, a *app, args []string) error {
-	c := commands["demo"]
-	fs := a.flags(c)
+// runDemo tells the story: import, send, an interrupt, the resume, the
+// delivery receipts, the results in SQL. The story's claims are checked as
+// it goes (demo_checks.go) and summed up in its report (demo_report.go).
+func runDemo(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	var f demoFlags
 	fs.Float64Var(&f.rate, "rate", 200, "segments per second, slow enough to watch")
@@ -195,15 +125,6 @@ func (d *demo) title(format string, args ...any) {
 	fmt.Fprintf(d.out, "\n%d. %s\n", d.step, fmt.Sprintf(format, args...))
 }
 
-// check records whether one claim of the story held.
-func (d *demo) check(ok bool, what string, gotf string, args ...any) {
-	c := demoCheck{What: what, OK: ok}
-	if !ok {
-		c.Got = fmt.Sprintf(gotf, args...)
-	}
-	d.report.Checks = append(d.report.Checks, c)
-}
-
 func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	a := d.app
 	url, err := a.databaseURL(ctx, fs)
@@ -255,18 +176,13 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	}
 	defer stopSim()
 	d.say("Twilio: a simulator at %s: 40±30 ms per request, 1%% answered 5xx, 1%% 429, 0.5%% responses lost, 3%% undelivered", simURL)
-	var callback string
-	if commands["serve"] == nil {
-		d.say("status callbacks: none (this smsblast has no serve command): delivery cannot be followed")
-	} else {
-		hookURL, stopHooks, err := d.serve(ctx, url, sim.AuthToken())
-		if err != nil {
-			return err
-		}
-		defer stopHooks()
-		callback = hookURL + "/twilio/status"
-		d.say("status callbacks: %s, served by 'smsblast serve --addr %s' in-process", callback, strings.TrimPrefix(hookURL, "http://"))
+	hookURL, stopHooks, err := d.serve(ctx, url, sim.AuthToken())
+	if err != nil {
+		return err
 	}
+	defer stopHooks()
+	callback := hookURL + "/twilio/status"
+	d.say("status callbacks: %s, served by 'smsblast serve --addr %s' in-process", callback, strings.TrimPrefix(hookURL, "http://"))
 
 	if err := d.importRecipients(ctx, st, name, callback); err != nil {
 		return err
@@ -307,22 +223,14 @@ func (d *demo) run(ctx context.Context, fs *flagSet) error {
 	if err := d.verify(ctx, st, c, sim); err != nil {
 		return err
 	}
+	d.printChecks()
 	d.report.Simulator = sim.Stats()
 	d.say("\nExplore it yourself:")
 	d.say("  psql \"$(smsblast db url)\"          # %s", url)
 	d.say("  smsblast status %s", name)
 	d.say("  smsblast db sql \"SELECT * FROM recipient_results WHERE campaign = '%s' LIMIT 10\"", name)
-	if commands["report"] != nil {
-		d.say("  smsblast report %s --format csv > results.csv", name)
-	}
-	failed := 0
-	for _, c := range d.report.Checks {
-		if !c.OK {
-			failed++
-		}
-	}
-	d.report.OK = failed == 0
-	if failed > 0 {
+	d.say("  smsblast report %s --format csv > results.csv", name)
+	if failed := d.report.failed(); failed > 0 {
 		return fmt.Errorf("demo: %d of %d checks failed: the story did not hold (see the checks)", failed, len(d.report.Checks))
 	}
 	d.say("\nAll %d checks held, in %v.", len(d.report.Checks), time.Since(d.start).Round(100*time.Millisecond))
@@ -350,10 +258,7 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 	d.title("Import testdata/demo.csv: 'smsblast import %s testdata/demo.csv --from %s --body …'", name, demoFrom)
 	from, body := demoFrom, demoBody
 	rate, conc := d.f.rate, d.f.concurrency
-	settings := campaign.Settings{From: &from, Body: &body, Rate: &rate, Concurrency: &conc}
-	if callback != "" {
-		settings.StatusCallback = &callback
-	}
+	settings := campaign.Settings{From: &from, Body: &body, Rate: &rate, Concurrency: &conc, StatusCallback: &callback}
 	res, err := csvimport.New(st, csvimport.Config{Logger: d.app.log}).Import(ctx, csvimport.Request{
 		Campaign: name,
 		Settings: settings,
@@ -368,10 +273,7 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 		Read: res.Read, Imported: res.Imported, Duplicates: res.Duplicates, Rejected: res.Rejected,
 		RejectedBy: res.RejectedBy, Segments: res.TotalSegments,
 	}
-	d.check(res.Read == demoRead && res.Imported == demoImported && res.Duplicates == demoDuplicates && res.Rejected == demoRejected,
-		fmt.Sprintf("import: %d rows read, %d imported, %d duplicates (national formats of numbers already in the file), %d rejected",
-			demoRead, demoImported, demoDuplicates, demoRejected),
-		"%d read, %d imported, %d duplicates, %d rejected", res.Read, res.Imported, res.Duplicates, res.Rejected)
+	d.checkImport(res)
 	return nil
 }
 
@@ -399,9 +301,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 			}
 			if left := rem.Pending + rem.Sending; left <= demoImported/2 {
 				at = demoImported - left
-				if isTerminal(d.app.stderr) {
-					fmt.Fprint(d.app.stderr, "\r\033[K") // the progress bar's line
-				}
+				clearProgressLine(d.app.stderr)
 				d.say("^C  (the demo interrupts itself after %d of %d recipients, exactly as Ctrl-C would)", at, demoImported)
 				interrupt()
 				return
@@ -422,9 +322,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 		return err
 	}
 	d.report.Interrupt = demoInterrupt{Done: at, Pending: rem.Pending, InDoubt: rem.Sending}
-	d.check(at > 0 && rem.Pending > 0,
-		"interrupted halfway: the sender stopped claiming, finished its requests in flight and exited",
-		"%d done before the interrupt, then %d pending", at, rem.Pending)
+	d.checkInterrupted(at, rem)
 	d.say("left for the resume: %d pending, %d in doubt (answer lost: the resume looks them up in Twilio's list before sending anything)",
 		rem.Pending, rem.Sending)
 	return nil
@@ -434,9 +332,6 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) error {
 	start := time.Now()
 	deadline := start.Add(20*d.f.deliver + 15*time.Second)
-	if c.StatusCallback == "" {
-		deadline = start // no callbacks: nothing will change
-	}
 	for {
 		p, err := st.Progress(ctx, c)
 		if err != nil {
@@ -447,12 +342,7 @@ func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.C
 			d.say("%d delivered, %d undelivered, %d failed, %d skipped; %d still waiting for a receipt (%v)",
 				p.Counts[campaign.Delivered], p.Counts[campaign.Undelivered], p.Counts[campaign.Failed],
 				p.Counts[campaign.Skipped], waiting, time.Since(start).Round(100*time.Millisecond))
-			var stuck string
-			if waiting > 0 {
-				stuck = d.stuck(ctx, st, c, sim)
-			}
-			d.check(waiting == 0, "every message Twilio accepted reached a final status through its callbacks",
-				"%d accepted or sent still waiting after %v: %s", waiting, time.Since(start).Round(time.Second), stuck)
+			d.checkDelivered(ctx, st, c, sim, waiting, time.Since(start))
 			return nil
 		}
 		select {
@@ -463,30 +353,6 @@ func (d *demo) awaitDelivery(ctx context.Context, st *store.Store, c *campaign.C
 	}
 }
 
-// stuck describes a few recipients still waiting for a final status, with
-// what Twilio says of their message, so a failed check points at the cause.
-func (d *demo) stuck(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) string {
-	var out []string
-	err := st.Results(ctx, c.ID, []campaign.RecipientStatus{campaign.Accepted, campaign.Sent}, func(r *campaign.Result) error {
-		if len(out) == 5 {
-			return errEnough
-		}
-		twilioSays := "unknown to Twilio"
-		if m, ok := sim.Message(r.MessageSID); ok {
-			twilioSays = "Twilio says " + m.Status
-		}
-		out = append(out, fmt.Sprintf("%s is %s, sid %s, %s", r.Phone, r.Status, r.MessageSID, twilioSays))
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return err.Error()
-	}
-	return strings.Join(out, "; ")
-}
-
-// errEnough stops a walk over results early.
-var errEnough = errors.New("enough")
-
 // results prints what a user would query: the campaign_stats view and the
 // failures by error code, through the same table printer as 'db sql'.
 func (d *demo) results(ctx context.Context, st *store.Store, name string) error {
@@ -496,153 +362,19 @@ FROM campaign_stats WHERE name = $1`
 FROM recipient_results WHERE campaign = $1 AND error_code IS NOT NULL
 GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2`
 	d.say("SELECT … FROM campaign_stats WHERE name = '%s';", name)
-	stats, err := demoQuery(ctx, st, statsSQL, name)
+	stats, err := st.Query(ctx, statsSQL, name)
 	if err != nil {
 		return err
 	}
-	printResultTables(d.out, []*pgconn.Result{stats})
+	printResultTables(d.out, stats)
 	d.say("\nFailures by error code (recipient_results joins twilio_errors for the words):")
-	fails, err := demoQuery(ctx, st, failuresSQL, name)
+	fails, err := st.Query(ctx, failuresSQL, name)
 	if err != nil {
 		return err
 	}
-	printResultTables(d.out, []*pgconn.Result{fails})
-	d.report.Counts = map[string]int64{}
-	if len(stats.Rows) == 1 {
-		for i, f := range stats.FieldDescriptions {
-			var n int64
-			if _, err := fmt.Sscan(string(stats.Rows[0][i]), &n); err == nil && !strings.Contains(f.Name, "rate") {
-				d.report.Counts[f.Name] = n
-			}
-		}
-	}
-	d.report.Failures = []demoFailure{}
-	for _, row := range fails.Rows {
-		var fl demoFailure
-		fl.Status, fl.Description = string(row[0]), string(row[2])
-		fmt.Sscan(string(row[1]), &fl.Code)
-		fmt.Sscan(string(row[3]), &fl.Count)
-		d.report.Failures = append(d.report.Failures, fl)
-	}
+	printResultTables(d.out, fails)
+	d.report.setResults(stats[0], fails[0])
 	return nil
-}
-
-// demoQuery runs one parameterised query and returns its rows as text, as
-// psql would show them.
-func demoQuery(ctx context.Context, st *store.Store, sql string, args ...string) (*pgconn.Result, error) {
-	conn, err := st.Pool().Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to database: %w", err)
-	}
-	defer conn.Release()
-	params := make([][]byte, len(args))
-	for i, s := range args {
-		params[i] = []byte(s)
-	}
-	res := conn.Conn().PgConn().ExecParams(ctx, sql, params, nil, nil, nil).Read()
-	if res.Err != nil {
-		return nil, fmt.Errorf("query results: %w", res.Err)
-	}
-	return res, nil
-}
-
-// verify compares the database with what the simulated Twilio holds.
-func (d *demo) verify(ctx context.Context, st *store.Store, c *campaign.Campaign, sim *twiliosim.Server) error {
-	byPhone := map[string]*campaign.Result{}
-	err := st.Results(ctx, c.ID, nil, func(r *campaign.Result) error {
-		kept := *r // Results reuses r
-		byPhone[r.Phone] = &kept
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	msgs := sim.Messages()
-	byTo := map[string][]twiliosim.Message{}
-	for _, m := range msgs {
-		byTo[m.To] = append(byTo[m.To], m)
-	}
-
-	d.check(len(byPhone) == demoImported, fmt.Sprintf("duplicates not imported: %d recipients in the database", demoImported),
-		"%d recipients", len(byPhone))
-
-	// Exactly once: every recipient Twilio took has exactly one message,
-	// the one whose sid the database holds; nobody else has any.
-	var twice, missing, strays, unsent []string
-	wantSent := 0
-	for phone, r := range byPhone {
-		got := byTo[phone]
-		switch r.Status {
-		case campaign.Accepted, campaign.Sent, campaign.Delivered, campaign.Undelivered:
-			wantSent++
-			if len(got) != 1 {
-				twice = append(twice, fmt.Sprintf("%s has %d messages", phone, len(got)))
-			} else if got[0].SID != r.MessageSID {
-				missing = append(missing, fmt.Sprintf("%s: database sid %s, Twilio %s", phone, r.MessageSID, got[0].SID))
-			}
-		case campaign.Pending, campaign.Sending:
-			unsent = append(unsent, phone+" "+string(r.Status))
-		default: // failed or skipped: Twilio refused, nothing was created
-			if len(got) != 0 && r.ErrorCode < 30000 {
-				strays = append(strays, fmt.Sprintf("%s is %s but has %d messages", phone, r.Status, len(got)))
-			}
-		}
-	}
-	for to := range byTo {
-		if _, ok := byPhone[to]; !ok {
-			strays = append(strays, to+" is not a recipient")
-		}
-	}
-	wantMessages := demoImported - len(demoRefused) - 1
-	d.check(len(twice) == 0 && len(missing) == 0 && len(msgs) == wantMessages,
-		fmt.Sprintf("exactly once: each of the %d valid recipients has exactly one message in Twilio, with the sid the database recorded", wantMessages),
-		"%d messages for %d sendable recipients; %s", len(msgs), wantSent, firstFew(append(twice, missing...)))
-	d.check(len(unsent) == 0 && len(strays) == 0, "nobody skipped: no recipient left pending or sending, no message to anyone else",
-		"%s", firstFew(append(unsent, strays...)))
-
-	var wrong []string
-	for phone, code := range demoRefused {
-		if r := byPhone[phone]; r == nil || r.Status != campaign.Failed || r.ErrorCode != code {
-			wrong = append(wrong, fmt.Sprintf("%s: %s, want failed %d", phone, describeResult(r), code))
-		}
-	}
-	sort.Strings(wrong)
-	d.check(len(wrong) == 0, "Twilio's magic numbers failed with their codes: 21211, 21612, 21408, 21614", "%s", firstFew(wrong))
-
-	r := byPhone[demoOptedOut]
-	optedOut := r != nil && r.OptedOutAt != nil
-	d.check(optedOut && r.Status == campaign.Skipped && len(byTo[demoOptedOut]) == 0,
-		"the opted-out number (21610) was skipped, never texted, and is in opt_outs",
-		"%s is %s with %d messages; in opt_outs: %v", demoOptedOut, describeResult(r), len(byTo[demoOptedOut]), optedOut)
-
-	wrong = wrong[:0]
-	for phone, code := range demoCarrierFailures {
-		if r := byPhone[phone]; r == nil || r.Status != campaign.Undelivered || r.ErrorCode != code {
-			wrong = append(wrong, fmt.Sprintf("%s: %s, want undelivered %d", phone, describeResult(r), code))
-		}
-	}
-	sort.Strings(wrong)
-	d.check(len(wrong) == 0, "carrier failures arrived by callback with their codes: 30006, 30005, 30004", "%s", firstFew(wrong))
-
-	for _, ck := range d.report.Checks {
-		mark := "✓"
-		if !ck.OK {
-			mark = "✗"
-		}
-		d.say("  %s %s", mark, ck.What)
-		if !ck.OK {
-			d.say("      got: %s", ck.Got)
-		}
-	}
-	return nil
-}
-
-func firstFew(s []string) string {
-	sort.Strings(s)
-	if len(s) > 5 {
-		return strings.Join(s[:5], "; ") + fmt.Sprintf("; … %d more", len(s)-5)
-	}
-	return strings.Join(s, "; ")
 }
 
 // serve runs `smsblast serve` in this process, as a user would in another
@@ -716,12 +448,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// describeResult is a recipient's state and code for a failed check.
-func describeResult(r *campaign.Result) string {
-	if r == nil {
-		return "not imported"
-	}
-	return fmt.Sprintf("%s %d", r.Status, r.ErrorCode)
 }

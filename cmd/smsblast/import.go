@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -18,8 +18,8 @@ import (
 	"github.com/smsblast/smsblast/campaign/csvimport"
 )
 
-func init() {
-	register(&command{
+func importCommand() *command {
+	return &command{
 		name:    "import",
 		args:    "CAMPAIGN FILE.csv",
 		summary: "load a recipient CSV into a campaign (created on first import; later imports append, deduplicated)",
@@ -28,7 +28,7 @@ func init() {
   smsblast import spring-sale - --phone-column Mobile < export.csv
   smsblast import spring-sale uk.csv --default-region GB --json`,
 		run: runImport,
-	})
+	}
 }
 
 // importUsageErrors are the import errors whose fix is on the command line: exit 2.
@@ -36,8 +36,7 @@ var importUsageErrors = []error{
 	csvimport.ErrNoPhoneColumn, csvimport.ErrDuplicateColumn, csvimport.ErrMissingColumn,
 }
 
-func runImport(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["import"])
+func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	from := fs.String("from", "", "sender phone number in E.164 (first import; or --messaging-service)")
 	mg := fs.String("messaging-service", "", "sender Messaging Service SID, MG… (first import; or --from)")
@@ -81,7 +80,7 @@ func runImport(ctx context.Context, a *app, args []string) error {
 		Campaign: name, Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,
 		Source: filepath.Base(path),
 	}
-	var size int64 = -1
+	var size int64 // of the file, for the progress display; 0 if unknown
 	if path == "-" {
 		req.Source = "stdin"
 		opened := false
@@ -122,10 +121,13 @@ func runImport(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	bar := a.importProgress(size)
-	req.Progress = bar.update
+	var rows, read atomic.Int64
+	req.Progress = func(p csvimport.Progress) { rows.Store(int64(p.Rows)); read.Store(p.Bytes) }
+	prog := a.startProgress(name, "rows", func() progressSample {
+		return progressSample{done: rows.Load(), read: read.Load(), size: size}
+	})
 	res, err := csvimport.New(st, csvimport.Config{Logger: a.log}).Import(ctx, req)
-	bar.stop()
+	prog.stop()
 	if err != nil {
 		if u := settingUsage(err); u != nil {
 			return u
@@ -236,56 +238,5 @@ func printImport(w io.Writer, r *csvimport.Result) {
 		if r.Rejected > len(r.Rejects) {
 			fmt.Fprintf(w, "  … and %d more\n", r.Rejected-len(r.Rejects))
 		}
-	}
-}
-
-// importBar draws progress on a terminal for files large enough to wait
-// for; elsewhere it stays quiet (the result says it all).
-type importBar struct {
-	a     *app
-	size  int64
-	start time.Time
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
-}
-
-func (a *app) importProgress(size int64) *importBar {
-	b := &importBar{a: a, size: size, start: time.Now()}
-	if !isTerminal(a.stderr) {
-		b.a = nil
-	}
-	return b
-}
-
-func (b *importBar) update(p csvimport.Progress) {
-	if b.a == nil {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
-	// Nothing for the first second (small files), then four times a second.
-	if now.Sub(b.start) < time.Second || now.Sub(b.last) < 250*time.Millisecond {
-		return
-	}
-	b.last, b.drawn = now, true
-	secs := now.Sub(b.start).Seconds()
-	rate := float64(p.Rows) / secs
-	line := fmt.Sprintf("%d rows, %.0f rows/s", p.Rows, rate)
-	if b.size > 0 && p.Bytes > 0 {
-		frac := min(float64(p.Bytes)/float64(b.size), 1)
-		const width = 30
-		filled := int(frac * width)
-		eta := time.Duration(secs*(1-frac)/frac) * time.Second
-		line = fmt.Sprintf("[%s%s] %3.0f%% %s, ETA %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-			100*frac, line, eta.Round(time.Second))
-	}
-	fmt.Fprintf(b.a.stderr, "\r\033[K%s", line)
-}
-
-func (b *importBar) stop() {
-	if b.a != nil && b.drawn {
-		fmt.Fprint(b.a.stderr, "\r\033[K")
 	}
 }

@@ -25,9 +25,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		if isTerminal(os.Stderr) {
-			fmt.Fprint(os.Stderr, "\r\033[K") // clear a progress bar's line first
-		}
+		clearProgressLine(os.Stderr)
 		fmt.Fprintln(os.Stderr, "smsblast: stopping: finishing requests in flight (interrupt again to stop at once)")
 		stop()
 		<-sig
@@ -58,19 +56,55 @@ type app struct {
 	log *slog.Logger
 }
 
-// command is one subcommand. Each lives in its own file and registers itself.
+// command is one subcommand. Each lives in its own file, with a function
+// that returns its synopsis, help and run function; commandTable lists them.
 type command struct {
 	name     string
 	args     string // synopsis after the name, e.g. "CAMPAIGN FILE.csv"
 	summary  string // one line for `smsblast help`
 	examples string // shown by `smsblast CMD -h`
-	run      func(ctx context.Context, a *app, args []string) error
+	// run parses args with fs (the shared flags, to which it adds its own)
+	// and does the work; it answers -h before touching anything.
+	run func(ctx context.Context, a *app, fs *flagSet, args []string) error
 }
 
-var commands = map[string]*command{}
+// commandGroup is a heading of `smsblast help` and the commands under it.
+type commandGroup struct {
+	title    string
+	commands []*command
+}
 
-// register adds a subcommand; called from init in each command's file.
-func register(c *command) { commands[c.name] = c }
+// commandTable is every command, in the order `smsblast help` and the
+// README's flag reference show them: grouped by the user's jobs rather than
+// the alphabet. It is built by whoever reads it, so there is no registry to
+// fill in init or to change later.
+func commandTable() []commandGroup {
+	return []commandGroup{
+		{"Start here", []*command{demoCommand()}},
+		{"Campaigns", []*command{importCommand(), sendCommand(), statusCommand(), pauseCommand(), cancelCommand(), retryCommand(), reportCommand()}},
+		{"Delivery results", []*command{serveCommand()}},
+		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},
+	}
+}
+
+// allCommands is the table's commands in help order.
+func allCommands() []*command {
+	var out []*command
+	for _, g := range commandTable() {
+		out = append(out, g.commands...)
+	}
+	return out
+}
+
+// lookupCommand finds a command by name; nil if there is none.
+func lookupCommand(name string) *command {
+	for _, c := range allCommands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
 
 // run executes one command line and returns the process exit code.
 func (a *app) run(ctx context.Context, args []string) int {
@@ -88,7 +122,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
+			if c := lookupCommand(args[1]); c != nil {
 				a.printUsage(a.stdout, c, nil)
 				return 0
 			}
@@ -96,8 +130,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		a.printHelp(a.stdout)
 		return 0
 	}
-	c, ok := commands[name]
-	if !ok {
+	c := lookupCommand(name)
+	if c == nil {
 		msg := fmt.Sprintf("unknown command %q", name)
 		if s := nearest(name, commandNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -105,7 +139,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "smsblast: %s; run 'smsblast help' for the list\n", msg)
 		return 2
 	}
-	err := c.run(ctx, a, args[1:])
+	err := c.run(ctx, a, a.flags(c), args[1:])
 	return a.exitCode(err)
 }
 

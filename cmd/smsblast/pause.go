@@ -7,25 +7,29 @@ import (
 	"github.com/smsblast/smsblast/campaign"
 )
 
-func init() {
-	register(&command{
+func pauseCommand() *command {
+	return &command{
 		name:     "pause",
 		args:     "CAMPAIGN",
 		summary:  "pause a campaign; running senders (on any machine) stop within seconds",
 		examples: "  smsblast pause spring-sale\n  smsblast send spring-sale    # resumes it",
-		run:      func(ctx context.Context, a *app, args []string) error { return runSetStatus(ctx, a, "pause", args) },
-	})
-	register(&command{
+		run:      runSetStatus,
+	}
+}
+
+func cancelCommand() *command {
+	return &command{
 		name:     "cancel",
 		args:     "CAMPAIGN",
 		summary:  "cancel a campaign for good; pending recipients are never sent",
 		examples: "  smsblast cancel spring-sale",
-		run:      func(ctx context.Context, a *app, args []string) error { return runSetStatus(ctx, a, "cancel", args) },
-	})
+		run:      runSetStatus,
+	}
 }
 
-func runSetStatus(ctx context.Context, a *app, verb string, args []string) error {
-	fs := a.flags(commands[verb])
+// runSetStatus is pause and cancel: the command's name is the verb.
+func runSetStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
+	verb := fs.cmd.name
 	fs.dbFlag()
 	reason := fs.String("reason", "", "why, recorded on the campaign (default: by a user)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

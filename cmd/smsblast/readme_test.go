@@ -65,16 +65,17 @@ func commandFlags(t *testing.T, name string) (own, common []cliFlag) {
 	return own, common
 }
 
-// flagReference renders the README's flag reference from every registered
-// command's flag set.
+// flagReference renders the README's flag reference from every command's
+// flag set, in the command table's order.
 func flagReference(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	commonSeen := map[string]cliFlag{}
 	usedBy := map[string][]string{}
-	for _, g := range commandGroups() {
-		c, name := g.cmd, g.cmd.name
+	all := allCommands()
+	for _, c := range all {
+		name := c.name
 		own, common := commandFlags(t, name)
 		for _, f := range common {
 			commonSeen[f.name] = f
@@ -100,7 +101,7 @@ func flagReference(t *testing.T) string {
 	for _, n := range names {
 		f := commonSeen[n]
 		which := "all"
-		if len(usedBy[n]) < len(commands) {
+		if len(usedBy[n]) < len(all) {
 			which = strings.Join(usedBy[n], ", ")
 		}
 		fmt.Fprintf(&b, "| `--%s` | %s | %s |\n", cell(strings.TrimSpace(f.name+" "+f.arg)), cell(f.usage), which)
@@ -341,13 +342,13 @@ func TestREADMECommands(t *testing.T) {
 				continue
 			}
 			name := args[0]
-			if name == "help" { // answered by run itself, not a registered command
-				if len(args) > 1 && commands[args[1]] == nil {
+			if name == "help" { // answered by run itself, not a command of the table
+				if len(args) > 1 && lookupCommand(args[1]) == nil {
 					t.Errorf("README: %q: no command %q", line, args[1])
 				}
 				continue
 			}
-			if _, ok := commands[name]; !ok {
+			if lookupCommand(name) == nil {
 				t.Errorf("README: %q: no command %q", line, name)
 				continue
 			}
@@ -381,9 +382,9 @@ func TestREADMECommands(t *testing.T) {
 	if checked < 20 {
 		t.Errorf("checked only %d command lines: the README's sh blocks were not found", checked)
 	}
-	for name := range commands {
-		if !strings.Contains(readme, "smsblast "+name) {
-			t.Errorf("README never shows smsblast %s", name)
+	for _, c := range allCommands() {
+		if !strings.Contains(readme, "smsblast "+c.name) {
+			t.Errorf("README never shows smsblast %s", c.name)
 		}
 	}
 }

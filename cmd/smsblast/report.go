@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -17,8 +18,8 @@ import (
 	"github.com/smsblast/smsblast/campaign"
 )
 
-func init() {
-	register(&command{
+func reportCommand() *command {
+	return &command{
 		name:    "report",
 		args:    "CAMPAIGN",
 		summary: "per-recipient results (recipient_results + the CSV columns) as CSV or JSON Lines",
@@ -30,7 +31,7 @@ func init() {
   a tab or a line break — get a leading ' (so phones read '+14155550100). Use
   --format json for the raw values.`,
 		run: runReport,
-	})
+	}
 }
 
 // reportColumns are the CSV report's fixed columns, from recipient_results;
@@ -40,8 +41,7 @@ var reportColumns = []string{
 	"message_sid", "attempts", "segments", "sent_at", "delivered_at", "updated_at", "opted_out_at", "source_line",
 }
 
-func runReport(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["report"])
+func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	format := fs.String("format", "csv", "csv, or json (JSON Lines: one object per recipient)")
 	statusList := fs.String("status", "", "only recipients in these states, comma-separated (e.g. undelivered,failed)")
@@ -101,15 +101,8 @@ func runReport(ctx context.Context, a *app, args []string) error {
 	if err := commit(true); err != nil {
 		return err
 	}
-	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmpOr(*output, "stdout"))
+	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmp.Or(*output, "stdout"))
 	return nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // parseStatuses reads --status: recipient states, comma-separated.

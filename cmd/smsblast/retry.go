@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-func init() {
-	register(&command{
+func retryCommand() *command {
+	return &command{
 		name:    "retry",
 		args:    "CAMPAIGN",
 		summary: "requeue failed recipients worth another try (all retryable codes, or --codes)",
@@ -16,11 +16,10 @@ func init() {
   smsblast retry spring-sale --codes 30003,30005
   smsblast send spring-sale                  # then send them`,
 		run: runRetry,
-	})
+	}
 }
 
-func runRetry(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["retry"])
+func runRetry(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	codesFlag := fs.String("codes", "", "comma-separated Twilio error codes to requeue (default: every retryable one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

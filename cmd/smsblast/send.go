@@ -11,8 +11,8 @@ import (
 	"github.com/smsblast/smsblast/twilio"
 )
 
-func init() {
-	register(&command{
+func sendCommand() *command {
+	return &command{
 		name:    "send",
 		args:    "CAMPAIGN",
 		summary: "launch or resume a campaign; runs until nothing is left to send",
@@ -20,7 +20,7 @@ func init() {
   smsblast send spring-sale --rate 100 --concurrency 50   # on several machines at once: the rate is shared
   (Ctrl-C once: finish requests in flight and stop, resumable; twice: stop at once)`,
 		run: runSend,
-	})
+	}
 }
 
 // sendFlags are send's engine settings; the safety ones are for tests and
@@ -36,9 +36,7 @@ type sendFlags struct {
 	json           bool
 }
 
-func runSend(ctx context.Context, a *app, args []string) error {
-	c := commands["send"]
-	fs := a.flags(c)
+func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	var f sendFlags
 	fs.Float64Var(&f.rate, "rate", 0, "messages (segments) per second for the whole campaign, stored on it (default: the campaign's)")
@@ -110,7 +108,18 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		}
 		a.log.Info("serving sender metrics", "url", "http://"+addr+"/metrics")
 	}
-	prog := a.startProgress(ctx, st, c, eng)
+	var left int64 // what this run starts from, for the progress display
+	if rem, err := st.Remaining(ctx, c.ID); err == nil {
+		left = rem.Pending + rem.Sending
+	}
+	prog := a.startProgress(c.Name, "msg", func() progressSample {
+		s := eng.Stats()
+		return progressSample{
+			done: s.Accepted + s.Failed + s.Skipped, total: left,
+			note:  fmt.Sprintf("(failed %d, skipped %d, in doubt %d)", s.Failed, s.Skipped, s.InDoubt),
+			attrs: []any{"failed", s.Failed, "in_doubt", s.InDoubt},
+		}
+	})
 	sum, err := eng.Run(ctx, a.hard, name)
 	prog.stop()
 	if sum == nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/smsblast/smsblast/store"
 )
 
-func init() {
-	register(&command{
+func serveCommand() *command {
+	return &command{
 		name:    "serve",
 		args:    "",
 		summary: "Twilio webhooks: status callbacks, inbound STOP/START, /healthz, /metrics",
@@ -35,7 +35,7 @@ func init() {
   TWILIO_AUTH_TOKEN is required (environment only, never a flag), also when
   sending with an API key: Twilio signs webhooks with the account's auth token.`,
 		run: runServe,
-	})
+	}
 }
 
 // Server timeouts. Twilio's webhook requests are small and Twilio gives up
@@ -51,8 +51,7 @@ const (
 	serveMaxConns = 32
 )
 
-func runServe(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["serve"])
+func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	publicURL := fs.String("public-url", "", "the URL Twilio calls, scheme://host[:port][/prefix], for signatures (default: from the Host header)")

@@ -8,8 +8,8 @@ import (
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
 
-func init() {
-	register(&command{
+func simCommand() *command {
+	return &command{
 		name:    "sim",
 		args:    "",
 		summary: "run a local Twilio Messages API simulator (prints the exports to use it)",
@@ -17,11 +17,10 @@ func init() {
   smsblast sim --latency 50ms --jitter 20ms --max-concurrency 100 --fail-5xx 0.02 \
       --fail-429 0.02 --lose-response 0.01 --deliver-after 200ms --undelivered 0.03 --seed 1`,
 		run: runSim,
-	})
+	}
 }
 
-func runSim(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["sim"])
+func runSim(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:4010", "listen address")
 	var opts twiliosim.Options
 	opts.RegisterFlags(fs.FlagSet)

@@ -9,8 +9,8 @@ import (
 	"github.com/smsblast/smsblast/campaign"
 )
 
-func init() {
-	register(&command{
+func statusCommand() *command {
+	return &command{
 		name:    "status",
 		args:    "[CAMPAIGN]",
 		summary: "progress: counts by state, rate, ETA, top errors (all campaigns without a name)",
@@ -18,7 +18,7 @@ func init() {
   smsblast status spring-sale
   smsblast status spring-sale --json`,
 		run: runStatus,
-	})
+	}
 }
 
 // statusStates is the display order of recipient states.
@@ -45,8 +45,7 @@ type statusJSON struct {
 	TopErrors    []campaign.ErrorCount              `json:"top_errors"`
 }
 
-func runStatus(ctx context.Context, a *app, args []string) error {
-	fs := a.flags(commands["status"])
+func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := a.parse(fs, args, 0, 1)

@@ -8,15 +8,15 @@ import (
 	"time"
 )
 
-func init() {
-	register(&command{
+func versionCommand() *command {
+	return &command{
 		name:    "version",
 		args:    "",
 		summary: "print smsblast's version, the commit it was built from and the Go version",
 		examples: `  smsblast version
   smsblast version --json`,
 		run: runVersion,
-	})
+	}
 }
 
 // versionInfo is what `smsblast version` prints; --json prints it as is.
@@ -83,8 +83,7 @@ func (v versionInfo) String() string {
 	return s + " " + v.Go + " " + v.Platform
 }
 
-func runVersion(_ context.Context, a *app, args []string) error {
-	fs := a.flags(commands["version"])
+func runVersion(_ context.Context, a *app, fs *flagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
