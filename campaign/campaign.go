@@ -34,8 +34,14 @@ const (
 type Campaign struct {
 	ID   int64
 	Name string
-	// From is the sender phone number in E.164; empty when MessagingServiceSID is set.
+	// From is the sender phone number in E.164 (the first of Pool); empty
+	// when MessagingServiceSID is set.
 	From string
+	// Pool is every number the campaign sends from, From first, when it
+	// has more than one; each recipient is always sent from the same one.
+	Pool []string
+	// Geomatch prefers the pool number with the recipient's area code.
+	Geomatch bool
 	// MessagingServiceSID (MG…) lets Twilio pick the sender; empty when From is set.
 	MessagingServiceSID string
 	// BodyTemplate is a text/template over the recipient's CSV columns.
@@ -45,7 +51,9 @@ type Campaign struct {
 	Status         Status
 	// StatusReason says why the campaign is paused or canceled.
 	StatusReason string
-	// Rate is the campaign's throughput in segments per second, shared by all senders.
+	// Rate caps the campaign's throughput in segments per second, shared by
+	// all its send processes; 0 for no cap of its own (its senders' MPS
+	// governs; an unregistered sender sends at DefaultRate).
 	Rate float64
 	// Concurrency caps in-flight requests per sender process.
 	Concurrency int
@@ -57,11 +65,26 @@ type Campaign struct {
 	UpdatedAt      time.Time
 }
 
-// Sender is the campaign's sender as Twilio names it: the From number or the
-// Messaging Service SID.
+// DefaultRate is a campaign's rate, in segments per second, when neither the
+// campaign nor its sender's registration says: a US long code's 1 MPS is
+// too slow to demonstrate anything and anything near 10DLC's tiers too fast
+// for an unknown number.
+const DefaultRate = 10
+
+// Sender is the campaign's sender as Twilio names it: the From number (the
+// first of a pool) or the Messaging Service SID.
 func (c *Campaign) Sender() string {
 	if c.From != "" {
 		return c.From
 	}
 	return c.MessagingServiceSID
+}
+
+// Senders lists every sender the campaign sends from: the pool, or its one
+// sender.
+func (c *Campaign) Senders() []string {
+	if len(c.Pool) > 0 {
+		return c.Pool
+	}
+	return []string{c.Sender()}
 }

@@ -21,19 +21,23 @@ type SendStore interface {
 
 	RegisterWorker(ctx context.Context, w Worker) error
 	StopWorker(ctx context.Context, workerID string) error
-	// Beat records the worker's heartbeat and reads what the worker must
-	// follow: the campaign's state and rate and how many workers share it.
-	Beat(ctx context.Context, campaignID int64, workerID string, stale time.Duration) (Beat, error)
+	// Beat records the worker's heartbeat and its use of each sender, and
+	// reads what the worker must follow: the campaign's state and rate, how
+	// many workers share it, and its registered senders with their usage
+	// and every process's share of them.
+	Beat(ctx context.Context, req BeatRequest) (Beat, error)
 	// Workers lists the campaign's workers that have not stopped.
 	Workers(ctx context.Context, campaignID int64) ([]Worker, error)
 	// ExpireLeases ends now the leases held by workers known to be dead, so
 	// their rows are reconciled without waiting for the leases to run out.
 	ExpireLeases(ctx context.Context, campaignID int64, workerIDs []string) (int64, error)
 
-	// Claim leases up to n due pending recipients to the worker, in order,
-	// and increments their attempt numbers. Opted-out recipients are marked
-	// skipped instead and counted.
-	Claim(ctx context.Context, campaignID int64, workerID string, n int, lease time.Duration) (claims []Claim, skipped int, err error)
+	// Claim offers up to req.N due pending recipients, in order, to
+	// req.Decide inside one transaction, and applies its decisions: leases
+	// the claimed ones to the worker (incrementing their attempt numbers and
+	// reserving their segments against their sender's daily cap), holds
+	// others until a later time, marks others skipped.
+	Claim(ctx context.Context, req ClaimRequest) ([]Claim, ClaimCounts, error)
 	// RenewLeases extends the worker's leases on ids and returns the ids it
 	// still holds; a missing id was taken over and must not be sent.
 	RenewLeases(ctx context.Context, workerID string, ids []int64, lease time.Duration) ([]int64, error)
@@ -57,12 +61,90 @@ type Worker struct {
 	HeartbeatAt time.Time
 }
 
+// BeatRequest is one heartbeat of a worker.
+type BeatRequest struct {
+	CampaignID int64
+	WorkerID   string
+	// Stale is how long without a heartbeat presumes a worker gone.
+	Stale time.Duration
+	// Now is the engine's clock: it names each sender's cap day.
+	Now time.Time
+	// Shares is this worker's use of each of its campaign's senders
+	// (Worker and Campaign fields are ignored).
+	Shares []SenderShare
+}
+
 // Beat is what a heartbeat learns.
 type Beat struct {
 	Status       Status
 	StatusReason string
 	Rate         float64
 	LiveWorkers  int
+	// Senders are the campaign's registered senders, by ID, with today's
+	// usage and every live process's share; unregistered senders are absent.
+	Senders map[string]*SenderUse
+}
+
+// ClaimRequest asks Claim for up to N due recipients of a campaign.
+type ClaimRequest struct {
+	CampaignID int64
+	WorkerID   string
+	N          int
+	Lease      time.Duration
+	// Now is the engine's clock: recipients due at or before it are offered.
+	Now time.Time
+	// Pool is the campaign's senders; with more than one, each candidate
+	// comes with its phone's sticky sender.
+	Pool []string
+	// CapDays names today's cap day for each sender with a daily cap: those
+	// usage rows are locked and read for Decide.
+	CapDays map[string]time.Time
+	// Decide says what becomes of each candidate (one Decision each, in
+	// order). It runs inside the claim's transaction, while the candidates
+	// and the usage rows are locked, so it must be quick and must not touch
+	// the store.
+	Decide func(*ClaimState) []Decision
+}
+
+// ClaimState is what a claim's Decide sees.
+type ClaimState struct {
+	Candidates []Candidate
+	// Usage is the segments already used on each capped sender's cap day.
+	Usage map[string]int64
+}
+
+// Candidate is a due pending recipient offered to a claim.
+type Candidate struct {
+	RecipientID int64
+	Phone       string
+	// Segments is what its message costs (counted at import).
+	Segments int
+	// TimeZones is the recipient's zones, comma-separated; "" when unknown.
+	TimeZones string
+	OptedOut  bool
+	// Sticky is the sender the phone was last texted from, "" for none
+	// (only read when the campaign has a pool).
+	Sticky string
+}
+
+// Decision is what becomes of one candidate: claimed (Sender set), held
+// until a time (HoldUntil set), or skipped (Skip set).
+type Decision struct {
+	// Sender the claimed recipient is sent from.
+	Sender string
+	// Reserve charges its segments to Sender's cap day (ClaimRequest.CapDays).
+	Reserve bool
+	// Sticky records Sender as the phone's sticky sender.
+	Sticky bool
+	// HoldUntil leaves it pending, not offered again before this time.
+	HoldUntil time.Time
+	// Skip marks it skipped, with this reason in error_message.
+	Skip string
+}
+
+// ClaimCounts is what a claim did besides claiming.
+type ClaimCounts struct {
+	Skipped, Held int
 }
 
 // Remaining is the work left in a campaign.
@@ -84,6 +166,8 @@ type Claim struct {
 	ClaimedAt time.Time
 	// InDoubtSince is set on rows claimed for reconciliation.
 	InDoubtSince time.Time
+	// Sender is the number (or Messaging Service) it is sent from.
+	Sender string
 }
 
 // Outcome is the new state of one claimed recipient, written by Record only

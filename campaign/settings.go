@@ -134,7 +134,11 @@ func (s *Settings) Check(c *Campaign) error {
 	case s.StatusCallback != nil && *s.StatusCallback != c.StatusCallback:
 		return conflict("status_callback", quoteOrNone(c.StatusCallback), fmt.Sprintf("%q", *s.StatusCallback))
 	case s.Rate != nil && *s.Rate != c.Rate:
-		return conflict("rate", c.Rate, *s.Rate)
+		have := any(c.Rate)
+		if c.Rate == 0 {
+			have = "no rate of its own"
+		}
+		return conflict("rate", have, *s.Rate)
 	case s.Concurrency != nil && *s.Concurrency != c.Concurrency:
 		return conflict("concurrency", c.Concurrency, *s.Concurrency)
 	case s.MaxAttempts != nil && *s.MaxAttempts != c.MaxAttempts:

@@ -16,15 +16,20 @@ import (
 // Nullable columns come back as empty strings and zeros, so the Go type needs no pointers.
 const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging_service_sid, ''),
 	body_template, coalesce(status_callback, ''), status, coalesce(status_reason, ''),
-	rate, concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at`
+	coalesce(rate, 0), concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at,
+	coalesce(sender_pool, '{}'), geomatch`
 
 func scanCampaign(row pgx.Row) (*campaign.Campaign, error) {
 	var c campaign.Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
 		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
-		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt)
+		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt,
+		&c.Pool, &c.Geomatch)
 	if err != nil {
 		return nil, err
+	}
+	if len(c.Pool) == 0 {
+		c.Pool = nil
 	}
 	return &c, nil
 }
@@ -66,6 +71,8 @@ func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error 
 	add("concurrency", c.Concurrency, c.Concurrency == 0)
 	add("max_attempts", c.MaxAttempts, c.MaxAttempts == 0)
 	add("validity_period", c.ValidityPeriod, c.ValidityPeriod == 0)
+	add("sender_pool", c.Pool, len(c.Pool) < 2)
+	add("geomatch", c.Geomatch, !c.Geomatch)
 	q := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
 		") RETURNING " + campaignColumns
 	got, err := scanCampaign(s.pool.QueryRow(ctx, q, args...))

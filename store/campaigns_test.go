@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -19,7 +20,7 @@ func TestCreateCampaign(t *testing.T) {
 	if err := st.CreateCampaign(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if c.ID == 0 || c.Status != campaign.StatusDraft || c.Rate != 10 || c.Concurrency != 10 || c.MaxAttempts != 5 ||
+	if c.ID == 0 || c.Status != campaign.StatusDraft || c.Rate != 0 || c.Concurrency != 10 || c.MaxAttempts != 5 ||
 		c.CreatedAt.IsZero() || c.MessagingServiceSID != "" || c.ValidityPeriod != 0 {
 		t.Errorf("created %+v; want draft with the schema defaults", c)
 	}
@@ -37,7 +38,7 @@ func TestCreateCampaign(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.ID, want.CreatedAt, want.UpdatedAt = got.ID, got.CreatedAt, got.UpdatedAt
-	if *got != want || *full != want {
+	if !reflect.DeepEqual(*got, want) || !reflect.DeepEqual(*full, want) {
 		t.Errorf("read back %+v\ncreated %+v\nwant %+v", got, full, want)
 	}
 

@@ -35,7 +35,7 @@ func callback(t testing.TB, msgSID, status, to string, extra ...string) *campaig
 func accepted(t *testing.T, st *store.Store, c *campaign.Campaign, n int) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	claims, _, err := st.Claim(ctx, c.ID, "w", n, time.Minute)
+	claims, _, err := claim(ctx, st, c.ID, "w", n)
 	if err != nil || len(claims) != n {
 		t.Fatalf("claim: %d rows, %v", len(claims), err)
 	}
@@ -159,7 +159,7 @@ func TestCallbackBeforeRecord(t *testing.T) {
 	t.Parallel()
 	st, c := sendFixture(t, 2)
 	ctx := context.Background()
-	claims, _, err := st.Claim(ctx, c.ID, "w", 2, time.Minute)
+	claims, _, err := claim(ctx, st, c.ID, "w", 2)
 	if err != nil || len(claims) != 2 {
 		t.Fatalf("claim: %v %v", claims, err)
 	}
@@ -212,7 +212,7 @@ func TestCallbackRaceWithRecord(t *testing.T) {
 	const n = 400
 	st, c := sendFixture(t, n)
 	ctx := context.Background()
-	claims, _, err := st.Claim(ctx, c.ID, "w", n, time.Minute)
+	claims, _, err := claim(ctx, st, c.ID, "w", n)
 	if err != nil || len(claims) != n {
 		t.Fatalf("claim: %d %v", len(claims), err)
 	}

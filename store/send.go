@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -81,33 +80,6 @@ func (s *Store) StopWorker(ctx context.Context, workerID string) error {
 	return nil
 }
 
-// Beat refreshes the worker's heartbeat and reads the campaign's state, rate
-// and number of live workers, in one statement.
-func (s *Store) Beat(ctx context.Context, campaignID int64, workerID string, stale time.Duration) (campaign.Beat, error) {
-	var b campaign.Beat
-	var reason *string
-	err := s.pool.QueryRow(ctx, `
-		WITH beat AS (
-			UPDATE workers SET heartbeat_at = now(), stopped_at = NULL WHERE id = $2
-		)
-		SELECT c.status, c.status_reason, c.rate,
-		       (SELECT count(*) FROM workers w
-		        WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
-		          AND (w.heartbeat_at > now() - $3::interval OR w.id = $2))
-		FROM campaigns c WHERE c.id = $1`, campaignID, workerID, stale).
-		Scan(&b.Status, &reason, &b.Rate, &b.LiveWorkers)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return b, fmt.Errorf("heartbeat for campaign %d: %w", campaignID, campaign.ErrNotFound)
-	}
-	if err != nil {
-		return b, fmt.Errorf("heartbeat for campaign %d: %w", campaignID, err)
-	}
-	if reason != nil {
-		b.StatusReason = *reason
-	}
-	return b, nil
-}
-
 // Workers lists the campaign's workers that have not stopped.
 func (s *Store) Workers(ctx context.Context, campaignID int64) ([]campaign.Worker, error) {
 	rows, err := s.pool.Query(ctx, `
@@ -152,65 +124,6 @@ func (s *Store) ExpireLeases(ctx context.Context, campaignID int64, workerIDs []
 	return tag.RowsAffected(), nil
 }
 
-// Claim leases the next due pending recipients. SKIP LOCKED lets several
-// workers claim disjoint rows without waiting on each other; the ORDER BY
-// matches recipients_pending_idx so this is an index range scan however many
-// rows are already done. The attempt number is incremented here, before the
-// request exists: it fences every later write of this attempt. Opted-out
-// numbers are marked skipped in the same statement.
-func (s *Store) Claim(ctx context.Context, campaignID int64, workerID string, n int, lease time.Duration) ([]campaign.Claim, int, error) {
-	rows, err := s.pool.Query(ctx, `
-		WITH picked AS (
-			SELECT r.id, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = r.phone) AS opted_out
-			FROM recipients r
-			WHERE r.campaign_id = $1 AND r.status = 'pending' AND r.next_attempt_at <= now()
-			ORDER BY r.next_attempt_at, r.id
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED
-		)
-		UPDATE recipients r SET
-			status           = CASE WHEN p.opted_out THEN 'skipped' ELSE 'sending' END,
-			attempts         = r.attempts + CASE WHEN p.opted_out THEN 0 ELSE 1 END,
-			lease_owner      = CASE WHEN p.opted_out THEN NULL ELSE $3 END,
-			lease_expires_at = CASE WHEN p.opted_out THEN NULL ELSE now() + $4::interval END,
-			claimed_at       = CASE WHEN p.opted_out THEN r.claimed_at ELSE now() END,
-			in_doubt_since   = NULL,
-			error_message    = CASE WHEN p.opted_out THEN 'opted out: never texted' ELSE r.error_message END,
-			updated_at       = now()
-		FROM picked p
-		WHERE r.id = p.id
-		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, p.opted_out`,
-		campaignID, n, workerID, lease)
-	if err != nil {
-		return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
-	}
-	defer rows.Close()
-	claims := make([]campaign.Claim, 0, n)
-	skipped := 0
-	for rows.Next() {
-		var c campaign.Claim
-		var attrs []byte
-		var optedOut bool
-		var claimedAt *time.Time
-		if err := rows.Scan(&c.RecipientID, &c.Phone, &attrs, &c.Attempt, &claimedAt, &optedOut); err != nil {
-			return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
-		}
-		if optedOut {
-			skipped++
-			continue
-		}
-		c.ClaimedAt = *claimedAt
-		if err := json.Unmarshal(attrs, &c.Attrs); err != nil {
-			return nil, 0, fmt.Errorf("claim recipient %d: decode attrs: %w", c.RecipientID, err)
-		}
-		claims = append(claims, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("claim recipients of campaign %d: %w", campaignID, err)
-	}
-	return claims, skipped, nil
-}
-
 // RenewLeases extends leases the worker still holds, by id: a row another
 // worker took over (after this one's lease expired) is not renewed, and its
 // absence from the result tells the worker not to send it. Rows in doubt
@@ -250,7 +163,7 @@ func (s *Store) ClaimInDoubt(ctx context.Context, campaignID int64, workerID str
 			updated_at       = now()
 		FROM picked p
 		WHERE r.id = p.id
-		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, r.in_doubt_since`,
+		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, r.in_doubt_since, coalesce(r.sender, '')`,
 		campaignID, n, workerID, lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim in-doubt recipients of campaign %d: %w", campaignID, err)
@@ -259,7 +172,7 @@ func (s *Store) ClaimInDoubt(ctx context.Context, campaignID int64, workerID str
 		var c campaign.Claim
 		var attrs []byte
 		var claimedAt *time.Time
-		if err := r.Scan(&c.RecipientID, &c.Phone, &attrs, &c.Attempt, &claimedAt, &c.InDoubtSince); err != nil {
+		if err := r.Scan(&c.RecipientID, &c.Phone, &attrs, &c.Attempt, &claimedAt, &c.InDoubtSince, &c.Sender); err != nil {
 			return c, err
 		}
 		if claimedAt != nil {
@@ -342,26 +255,46 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	// Error fields are replaced, not merged: an accepted retry clears the
 	// previous attempt's error. Twilio's own words (sid, status) are kept
 	// when an outcome has none.
+	// A row that leaves 'sending' without Twilio having taken its message
+	// (pending again, skipped, expired, refused) gives back the segments its
+	// claim reserved against its sender's daily cap. The released CTE reads
+	// the rows as they were before this statement (every part of a WITH
+	// sees one snapshot), joined to the rows the fence let through.
 	b.Queue(`
-		UPDATE recipients r SET
-			status           = u.status,
-			message_sid      = coalesce(u.sid, r.message_sid),
-			twilio_status    = coalesce(u.twilio_status, r.twilio_status),
-			error_code       = u.code,
-			error_message    = u.msg,
-			segments         = coalesce(u.segments, r.segments),
-			attempts         = r.attempts - u.unclaim,
-			next_attempt_at  = CASE WHEN u.status = 'pending' THEN now() + u.retry_in ELSE r.next_attempt_at END,
-			lease_owner      = CASE WHEN u.status = 'sending' THEN r.lease_owner END,
-			lease_expires_at = CASE WHEN u.status = 'sending' THEN now() + u.recheck END,
-			in_doubt_since   = CASE WHEN u.status = 'sending' THEN coalesce(r.in_doubt_since, now()) END,
-			claimed_at       = CASE WHEN u.unclaim = 1 THEN NULL ELSE r.claimed_at END,
-			sent_at          = coalesce(u.sent_at, r.sent_at),
-			updated_at       = now()
-		FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
-		            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[])
-		     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at)
-		WHERE r.id = u.id AND r.status = 'sending' AND r.lease_owner = $1 AND r.attempts = u.attempt`,
+		WITH upd AS (
+			UPDATE recipients r SET
+				status           = u.status,
+				message_sid      = coalesce(u.sid, r.message_sid),
+				twilio_status    = coalesce(u.twilio_status, r.twilio_status),
+				error_code       = u.code,
+				error_message    = u.msg,
+				segments         = coalesce(u.segments, r.segments),
+				attempts         = r.attempts - u.unclaim,
+				next_attempt_at  = CASE WHEN u.status = 'pending' THEN now() + u.retry_in ELSE r.next_attempt_at END,
+				lease_owner      = CASE WHEN u.status = 'sending' THEN r.lease_owner END,
+				lease_expires_at = CASE WHEN u.status = 'sending' THEN now() + u.recheck END,
+				in_doubt_since   = CASE WHEN u.status = 'sending' THEN coalesce(r.in_doubt_since, now()) END,
+				claimed_at       = CASE WHEN u.unclaim = 1 THEN NULL ELSE r.claimed_at END,
+				sent_at          = coalesce(u.sent_at, r.sent_at),
+				reserved_day     = CASE WHEN u.status IN ('pending', 'skipped', 'expired')
+				                          OR (u.status = 'failed' AND u.sid IS NULL AND r.message_sid IS NULL)
+				                        THEN NULL ELSE r.reserved_day END,
+				updated_at       = now()
+			FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+			            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[])
+			     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at)
+			WHERE r.id = u.id AND r.status = 'sending' AND r.lease_owner = $1 AND r.attempts = u.attempt
+			RETURNING r.id, r.reserved_day IS NULL AS unreserved
+		), released AS (
+			SELECT old.sender, old.reserved_day AS day, sum(coalesce(old.segments, 1)) AS n
+			FROM recipients old JOIN upd ON upd.id = old.id
+			WHERE upd.unreserved AND old.reserved_day IS NOT NULL
+			GROUP BY 1, 2
+		), give AS (
+			UPDATE sender_usage s SET segments = greatest(s.segments - released.n, 0)
+			FROM released WHERE s.sender = released.sender AND s.day = released.day
+		)
+		SELECT count(*) FROM upd`,
 		workerID, ids, attempts, statuses, sids, tstat, codes, msgs, segs, retryIn, recheck, unclaim, sentAt)
 	if len(aIDs) > 0 {
 		b.Queue(`
@@ -387,7 +320,8 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	b.Queue(applyPendingEventsSQL, sids)
 	// A batch runs as one implicit transaction: all of it or none.
 	br := s.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
+	var applied int
+	err := br.QueryRow().Scan(&applied)
 	if err == nil {
 		for i := 1; i < b.Len() && err == nil; i++ {
 			_, err = br.Exec()
@@ -399,7 +333,7 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	if err != nil {
 		return 0, fmt.Errorf("record %d outcomes for campaign %d: %w", n, campaignID, err)
 	}
-	return int(tag.RowsAffected()), nil
+	return applied, nil
 }
 
 // Remaining counts what is left: pending and sending rows come from the two

@@ -35,13 +35,33 @@ func sendFixture(t *testing.T, n int) (*store.Store, *campaign.Campaign) {
 	return st, c
 }
 
+// claim claims up to n due recipients for worker the way a single-sender
+// campaign does: every one from +15005550006, opted-out numbers skipped.
+func claim(ctx context.Context, st *store.Store, campaignID int64, worker string, n int) ([]campaign.Claim, int, error) {
+	claims, counts, err := st.Claim(ctx, campaign.ClaimRequest{
+		CampaignID: campaignID, WorkerID: worker, N: n, Lease: time.Minute, Now: time.Now(),
+		Decide: func(cs *campaign.ClaimState) []campaign.Decision {
+			ds := make([]campaign.Decision, len(cs.Candidates))
+			for i, c := range cs.Candidates {
+				if c.OptedOut {
+					ds[i].Skip = "opted out"
+				} else {
+					ds[i].Sender = "+15005550006"
+				}
+			}
+			return ds
+		},
+	})
+	return claims, counts.Skipped, err
+}
+
 // Invariant 3: once another worker took a row over, the first worker's
 // outcome is not written, and the second's is.
 func TestRecordIsFenced(t *testing.T) {
 	t.Parallel()
 	st, c := sendFixture(t, 3)
 	ctx := context.Background()
-	claims, _, err := st.Claim(ctx, c.ID, "A", 10, time.Minute)
+	claims, _, err := claim(ctx, st, c.ID, "A", 10)
 	if err != nil || len(claims) != 3 {
 		t.Fatalf("claim: %d rows, %v", len(claims), err)
 	}
@@ -105,7 +125,7 @@ func TestClaimsAreDisjoint(t *testing.T) {
 		wg.Go(func() {
 			worker := fmt.Sprint("W", w)
 			for {
-				claims, _, err := st.Claim(ctx, c.ID, worker, 17, time.Minute)
+				claims, _, err := claim(ctx, st, c.ID, worker, 17)
 				if err != nil {
 					t.Error(err)
 					return
@@ -139,7 +159,7 @@ func TestClaimSkipsOptOutsAndUnclaimGivesBack(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `INSERT INTO opt_outs (phone) VALUES ('+14155550002')`); err != nil {
 		t.Fatal(err)
 	}
-	claims, skipped, err := st.Claim(ctx, c.ID, "A", 10, time.Minute)
+	claims, skipped, err := claim(ctx, st, c.ID, "A", 10)
 	if err != nil || len(claims) != 3 || skipped != 1 {
 		t.Fatalf("claim: %d rows, %d skipped, %v", len(claims), skipped, err)
 	}

@@ -211,7 +211,7 @@ func TestImportRefusesBeforeLoading(t *testing.T) {
 		{name: "conflicting body", campaign: "base", data: good,
 			settings: campaign.Settings{Body: ptr("Bye")}, wantErr: campaign.ErrSettingConflict, errText: `body: campaign "base" already has "Hi {{.first_name}}"`},
 		{name: "conflicting rate", campaign: "base", data: good,
-			settings: campaign.Settings{Rate: ptr(3.0)}, wantErr: campaign.ErrSettingConflict, errText: "rate: campaign \"base\" already has 10"},
+			settings: campaign.Settings{Rate: ptr(3.0)}, wantErr: campaign.ErrSettingConflict, errText: "rate: campaign \"base\" already has no rate of its own"},
 		{name: "bad sender", campaign: "new", data: good,
 			settings: campaign.Settings{From: ptr("4155550100"), Body: ptr("Hi")}, wantErr: campaign.ErrInvalidSetting, errText: "from: \"4155550100\" is not an E.164"},
 		{name: "bad region", campaign: "base", data: good, region: "Narnia", wantErr: campaign.ErrInvalidSetting, errText: "default_region: \"NARNIA\" is not a region code"},

@@ -75,6 +75,12 @@ type Config struct {
 	Alive func(pid int) bool
 	// Logger receives progress and problems. Nil discards.
 	Logger *slog.Logger
+	// Now is the clock that decides when recipients are due and which day
+	// a daily cap counts; nil means time.Now. Leases run on real time.
+	Now func() time.Time
+	// NoWait makes Run return, instead of waiting, once all that is left is
+	// held back until later (a daily cap, a retry's back-off).
+	NoWait bool
 }
 
 // Validate reports whether the settings can work, before anything runs: the
@@ -134,6 +140,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return nil
 }
@@ -224,7 +233,7 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 		}
 	}()
 	e.log.Info("sending", "campaign", name, "worker", r.worker,
-		"rate", r.rate, "concurrency", r.concurrency, "batch", r.batch)
+		"concurrency", r.concurrency, "senders", len(c.Senders()))
 
 	e.current.Store(r)
 	runErr := r.run(ctx, hard)
@@ -256,10 +265,17 @@ type run struct {
 	tmpl        *campaign.Template
 	lim         *limiter.Limiter
 	worker      string
-	rate        float64
 	concurrency int
-	batch       int
-	base        time.Time // origin of the monotonic deadlines
+	batch       atomic.Int64 // recipients per claim: a quarter second of sending
+	base        time.Time    // origin of the monotonic deadlines
+
+	beatMu      sync.Mutex                     // one heartbeat at a time (the claimer may beat too)
+	shares      map[string]float64             // the rate this worker allows itself per registered sender
+	senderRates map[string]float64             // each sender bucket's rate as last set (0: none)
+	ownShare    atomic.Pointer[float64]        // this worker\'s share of the campaign\'s own rate (+Inf: none)
+	senders     atomic.Pointer[senderSnapshot] // what the last heartbeat learned of the senders
+	working     atomic.Bool                    // the last claim found work (else: idle, or all held)
+	holds       holdLog
 
 	soft     context.Context // cancelled to stop claiming
 	stopSoft context.CancelCauseFunc
@@ -288,40 +304,50 @@ type held struct {
 }
 
 func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, error) {
-	rate := c.Rate
-	if e.cfg.Rate > 0 {
-		rate = e.cfg.Rate
-	}
 	conc := c.Concurrency
 	if e.cfg.Concurrency > 0 {
 		conc = e.cfg.Concurrency
 	}
-	// Small batches keep few rows claimed but unsent: after a crash those
-	// look in doubt like the ones in flight and must be reconciled. A
-	// quarter second of sending keeps the senders fed (a claim takes a few
-	// milliseconds) without claiming far ahead at low rates.
-	batch := e.cfg.BatchSize
-	if batch <= 0 {
-		batch = int(math.Min(500, math.Max(1, math.Ceil(rate/4))))
-	}
-	lim, err := limiter.New(limiter.Config{Rate: rate, Concurrency: conc})
+	// The first heartbeat sets the real rates (the campaign's share, each
+	// sender's); until then nothing is sent.
+	lim, err := limiter.New(limiter.Config{Rate: campaign.DefaultRate, Concurrency: conc})
 	if err != nil {
 		return nil, fmt.Errorf("set up rate limiter: %w", err)
 	}
-	return &run{
+	r := &run{
 		e: e, c: c, tmpl: tmpl, lim: lim,
 		worker:      workerID(e.cfg.Hostname, e.cfg.PID),
-		rate:        rate,
 		concurrency: conc,
-		batch:       batch,
 		base:        time.Now(),
-		queue:       make(chan *held, batch*2),
-		out:         make(chan campaign.Outcome, 4*conc+batch),
+		queue:       make(chan *held, 2*maxBatch),
+		out:         make(chan campaign.Outcome, 4*conc+maxBatch),
+		shares:      map[string]float64{},
+		senderRates: map[string]float64{},
 		held:        make(map[int64]*held),
 		throttles:   newThrottleGate(),
 		outage:      newOutageGate(),
 		transport:   newTransportWatch(e.log, func() { e.stats.transportErrors.Add(1) }),
-	}, nil
+	}
+	r.setBatch(campaign.DefaultRate)
+	r.working.Store(true)
+	r.senders.Store(&senderSnapshot{})
+	return r, nil
+}
+
+// maxBatch caps one claim. Small batches keep few rows claimed but unsent:
+// after a crash those look in doubt like the ones in flight and must be
+// reconciled.
+const maxBatch = 500
+
+// setBatch sizes claims to a quarter second of sending at rate: enough to
+// keep the senders fed (a claim takes a few milliseconds) without claiming
+// far ahead at low rates.
+func (r *run) setBatch(rate float64) {
+	n := r.e.cfg.BatchSize
+	if n <= 0 {
+		n = int(math.Min(maxBatch, math.Max(1, math.Ceil(rate/4))))
+	}
+	r.batch.Store(int64(n))
 }
 
 // run wires the goroutines and waits for an orderly finish.
@@ -391,7 +417,7 @@ func (r *run) claimer() {
 	for r.soft.Err() == nil {
 		// Claim the next batch while the current one still has a batch to
 		// go: a claim takes milliseconds, and the senders must not wait.
-		if r.inQueue.Load() > int64(r.batch) {
+		if r.inQueue.Load() > r.batch.Load() {
 			sleepCtx(r.soft, 5*time.Millisecond)
 			continue
 		}
@@ -400,7 +426,7 @@ func (r *run) claimer() {
 		// committed it before the cancel arrives, and the rows would then
 		// stay leased and look in doubt for a lease and a safety window.
 		// Claimed rows reach the senders, which give them back if stopping.
-		claims, skipped, err := r.claim()
+		claims, counts, err := r.claim()
 		if err != nil {
 			if r.soft.Err() == nil {
 				log.Warn("claim recipients; retrying", "err", err)
@@ -409,8 +435,13 @@ func (r *run) claimer() {
 			continue
 		}
 		backoff.reset()
-		r.e.stats.skipped.Add(int64(skipped))
+		r.e.stats.skipped.Add(int64(counts.Skipped))
 		if len(claims) > 0 {
+			if !r.working.Swap(true) {
+				// Back to work after a pause in claims: take a share of
+				// the senders now rather than at the next heartbeat.
+				r.beat(r.soft)
+			}
 			r.e.stats.claimed.Add(int64(len(claims)))
 			deadline := t0 + int64(r.e.cfg.Lease)
 			hs := make([]*held, len(claims))
@@ -428,9 +459,10 @@ func (r *run) claimer() {
 			}
 			continue
 		}
-		if skipped > 0 {
+		if counts.Skipped > 0 || counts.Held > 0 {
 			continue
 		}
+		r.working.Store(false)
 		if r.finished() {
 			return
 		}
@@ -475,12 +507,27 @@ func (r *run) finished() bool {
 }
 
 // claim runs one Claim that only a hard stop cancels.
-func (r *run) claim() ([]campaign.Claim, int, error) {
+func (r *run) claim() ([]campaign.Claim, campaign.ClaimCounts, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 30*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(r.hard, cancel)
 	defer stop()
-	return r.e.store.Claim(ctx, r.c.ID, r.worker, r.batch, r.e.cfg.Lease)
+	snap := r.senders.Load()
+	req := campaign.ClaimRequest{
+		CampaignID: r.c.ID,
+		WorkerID:   r.worker,
+		N:          int(r.batch.Load()),
+		Lease:      r.e.cfg.Lease,
+		Now:        r.e.cfg.Now(),
+		Pool:       r.c.Senders(),
+		CapDays:    snap.capDays(),
+	}
+	req.Decide = func(st *campaign.ClaimState) []campaign.Decision { return r.decide(snap, st) }
+	claims, counts, err := r.e.store.Claim(ctx, req)
+	if err == nil {
+		r.holds.add(counts.Held)
+	}
+	return claims, counts, err
 }
 
 // backoff is a capped exponential delay for retrying the database.

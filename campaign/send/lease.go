@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -38,12 +39,43 @@ func (r *run) heartbeat(ctx context.Context) {
 }
 
 // beat reports the worker alive and follows what the heartbeat learns: a
-// pause, cancel or completion stops claiming; the campaign's rate is split
-// among the live workers. A worker is presumed gone after missing a few
-// heartbeats; that only affects how the rate is split, never who may send.
+// pause, cancel or completion stops claiming; the campaign's own rate is
+// split among its live workers, and each registered sender's MPS among every
+// process sending from it (senderShare). A worker is presumed gone after
+// missing a few heartbeats; that only affects how rates are split, never who
+// may send.
 func (r *run) beat(ctx context.Context) {
+	r.beatMu.Lock()
+	defer r.beatMu.Unlock()
 	cfg := &r.e.cfg
-	b, err := r.e.store.Beat(ctx, r.c.ID, r.worker, 5*cfg.Heartbeat)
+	prev := r.senders.Load()
+	pool := r.c.Senders()
+	working := r.working.Load() && r.soft.Err() == nil
+	campaignRate := r.c.Rate
+	if cfg.Rate > 0 {
+		campaignRate = cfg.Rate
+	}
+	demand := math.Inf(1) // the most this worker would take: its campaign's own share
+	if p := r.ownShare.Load(); p != nil {
+		demand = *p
+	} else if campaignRate > 0 {
+		demand = campaignRate
+	}
+	mine := make([]campaign.SenderShare, len(pool))
+	for i, id := range pool {
+		active := working
+		if u := prev.uses[id]; u != nil && u.Capped() {
+			active = false
+		}
+		rate := r.shares[id]
+		if !active {
+			rate = 0
+		}
+		mine[i] = campaign.SenderShare{Sender: id, Active: active, Demand: demand, Rate: rate}
+	}
+	b, err := r.e.store.Beat(ctx, campaign.BeatRequest{
+		CampaignID: r.c.ID, WorkerID: r.worker, Stale: 5 * cfg.Heartbeat, Now: cfg.Now(), Shares: mine,
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			r.e.log.Warn("heartbeat", "err", err)
@@ -65,15 +97,60 @@ func (r *run) beat(ctx context.Context) {
 		r.done.Store(true)
 		r.stop(nil)
 	}
-	rate := b.Rate
-	if cfg.Rate > 0 {
-		rate = cfg.Rate
+	if cfg.Rate <= 0 {
+		campaignRate = b.Rate
 	}
-	live := max(b.LiveWorkers, 1)
-	if share := rate / float64(live); share != r.lim.Ceiling() {
-		r.e.log.Info("rate share", "segments_per_second", share, "workers", live)
-		r.lim.SetRate(share)
+	r.senders.Store(&senderSnapshot{uses: b.Senders})
+	r.applyRates(b, campaignRate)
+}
+
+// applyRates sets the limiter from a heartbeat: a bucket per sender (its
+// share of a registered sender's MPS; DefaultRate split among this
+// campaign's workers for an unregistered one when the campaign has no rate
+// of its own), and the campaign bucket at the campaign's share, or at the
+// senders' sum, so that throttling (AIMD) always has a rate to cut.
+func (r *run) applyRates(b campaign.Beat, campaignRate float64) {
+	live := float64(max(b.LiveWorkers, 1))
+	ceiling := math.Inf(1)
+	if campaignRate > 0 {
+		ceiling = campaignRate / live
 	}
+	own := ceiling
+	r.ownShare.Store(&own)
+	total := 0.0
+	for _, id := range r.c.Senders() {
+		rate := 0.0
+		switch u := b.Senders[id]; {
+		case u != nil:
+			rate = senderShare(u, r.worker, r.c.ID, ceiling)
+			r.shares[id] = rate
+		case campaignRate <= 0:
+			rate = campaign.DefaultRate / live
+		}
+		if rate > 0 && rate != r.senderRates[id] {
+			r.e.log.Info("sender rate share", "sender", id, "segments_per_second", rate, "registered", b.Senders[id] != nil)
+		}
+		r.senderRates[id] = rate
+		r.lim.SetSenderRate(id, rate) // 0: no bucket of its own
+		if rate == 0 {
+			total = math.Inf(1)
+		}
+		total += rate
+	}
+	ceiling = min(ceiling, total)
+	if ceiling != r.lim.Ceiling() {
+		r.e.log.Info("rate share", "segments_per_second", ceiling, "workers", b.LiveWorkers)
+		if math.IsInf(ceiling, 1) {
+			r.lim.SetRate(0) // unlimited
+		} else {
+			r.lim.SetRate(ceiling)
+		}
+	}
+	estimate := ceiling
+	if math.IsInf(estimate, 1) {
+		estimate = 4 * maxBatch
+	}
+	r.setBatch(estimate)
 }
 
 // renew extends the leases of every row this worker holds, by id. A row the

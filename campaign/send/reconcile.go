@@ -50,13 +50,16 @@ func (r *run) reconciler() {
 // reconcile decides one row in doubt.
 func (r *run) reconcile(c *campaign.Claim) campaign.Outcome {
 	o := campaign.Outcome{RecipientID: c.RecipientID, Attempt: c.Attempt}
+	if c.Sender == "" { // claimed before rows named their sender
+		c.Sender = r.c.Sender()
+	}
 	start := time.Now()
 	body, err := r.tmpl.Render(c.Attrs)
 	if err != nil { // cannot have been sent: the sender renders first
 		o.Status, o.ErrorMessage = campaign.Failed, err.Error()
 		return o
 	}
-	release, err := r.lim.Acquire(r.soft, r.c.Sender(), 0)
+	release, err := r.lim.Acquire(r.soft, c.Sender, 0)
 	if err != nil {
 		o.Status, o.Recheck = campaign.Sending, 0
 		return o
@@ -108,7 +111,10 @@ func (r *run) reconcile(c *campaign.Claim) campaign.Outcome {
 // first message older than the claim. Bodies must match exactly; Twilio does
 // not rewrite a body sent without SmartEncoded.
 func (r *run) find(ctx context.Context, c *campaign.Claim, body string) (*twilio.Message, error) {
-	p := &twilio.ListMessagesParams{To: c.Phone, From: r.c.From, PageSize: 100}
+	p := &twilio.ListMessagesParams{To: c.Phone, PageSize: 100}
+	if r.c.From != "" {
+		p.From = c.Sender
+	}
 	notBefore := c.ClaimedAt.Add(-r.e.cfg.ClockSkew)
 	for m, err := range r.e.tw.ListMessages(ctx, p) {
 		if err != nil {

@@ -35,7 +35,7 @@ func (r *run) send(h *held) {
 		return
 	}
 	segments := twilio.SegmentCount(body)
-	release, err := r.lim.Acquire(r.soft, r.c.Sender(), segments)
+	release, err := r.lim.Acquire(r.soft, h.Sender, segments)
 	if err != nil { // soft stop while waiting for the rate
 		r.giveBack(h)
 		return
@@ -49,13 +49,13 @@ func (r *run) send(h *held) {
 	}
 	p := &twilio.CreateMessageParams{
 		To:             h.Phone,
-		From:           r.c.From,
+		From:           h.Sender,
 		Body:           body,
 		StatusCallback: r.c.StatusCallback,
 		ValidityPeriod: r.c.ValidityPeriod,
 	}
 	if r.c.From == "" {
-		p.MessagingServiceSID = r.c.MessagingServiceSID
+		p.From, p.MessagingServiceSID = "", r.c.MessagingServiceSID
 	}
 	ctx, cancel := context.WithTimeout(r.hard, r.e.cfg.RequestTimeout)
 	start := time.Now()

@@ -1,0 +1,109 @@
+package send
+
+import (
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+// senderSnapshot is what the last heartbeat learned of the campaign's
+// registered senders (absent: unregistered). Immutable once stored.
+type senderSnapshot struct {
+	uses map[string]*campaign.SenderUse
+}
+
+// capDays names today's cap day of each sender with a daily cap, as the
+// claim locks its usage row: the local date, at UTC midnight.
+func (s *senderSnapshot) capDays() map[string]time.Time {
+	var days map[string]time.Time
+	for id, u := range s.uses {
+		if u.DailyCap > 0 && !u.Day.IsZero() {
+			if days == nil {
+				days = map[string]time.Time{}
+			}
+			days[id] = time.Date(u.Day.Year(), u.Day.Month(), u.Day.Day(), 0, 0, 0, 0, time.UTC)
+		}
+	}
+	return days
+}
+
+// decide says what becomes of each candidate of a claim (ClaimRequest.Decide):
+// an opted-out number is skipped; every other recipient gets its sender —
+// the pool number it was last texted from, else one chosen for it — and is
+// claimed, unless that sender's daily cap cannot take its segments today,
+// in which case it waits for the cap day to end. Segments are reserved as
+// they are claimed, so one claim never overshoots a cap either.
+func (r *run) decide(snap *senderSnapshot, st *campaign.ClaimState) []campaign.Decision {
+	out := make([]campaign.Decision, len(st.Candidates))
+	used := st.Usage
+	for i := range st.Candidates {
+		c := &st.Candidates[i]
+		d := &out[i]
+		if c.OptedOut {
+			d.Skip = "opted out: never texted"
+			continue
+		}
+		d.Sender = r.pickSender(c)
+		d.Sticky = len(r.c.Pool) > 1 && d.Sender != c.Sticky
+		u := snap.uses[d.Sender]
+		if u == nil || u.DailyCap <= 0 {
+			continue
+		}
+		if used[d.Sender]+int64(c.Segments) > u.DailyCap {
+			*d = campaign.Decision{HoldUntil: u.ResetsAt}
+			continue
+		}
+		used[d.Sender] += int64(c.Segments)
+		d.Reserve = true
+	}
+	return out
+}
+
+// pickSender is the number a recipient is sent from: its sticky sender when
+// that is still in the pool; else, with geomatch, a pool number with its area
+// code; else one spread by a hash of the phone, the same for the same pool.
+func (r *run) pickSender(c *campaign.Candidate) string {
+	pool := r.c.Pool
+	if len(pool) < 2 {
+		return r.c.Sender()
+	}
+	if c.Sticky != "" && slices.Contains(pool, c.Sticky) {
+		return c.Sticky
+	}
+	if r.c.Geomatch {
+		if area := areaCode(c.Phone); area != "" {
+			for _, p := range pool {
+				if areaCode(p) == area {
+					return p
+				}
+			}
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(c.Phone))
+	return pool[h.Sum32()%uint32(len(pool))]
+}
+
+// areaCode is a North American number's area code, "" for other numbers.
+func areaCode(e164 string) string {
+	if len(e164) == 12 && strings.HasPrefix(e164, "+1") {
+		return e164[2:5]
+	}
+	return ""
+}
+
+// holdLog counts recipients held back by claims during a run.
+type holdLog struct {
+	mu   sync.Mutex
+	held int64
+}
+
+func (h *holdLog) add(n int) {
+	h.mu.Lock()
+	h.held += int64(n)
+	h.mu.Unlock()
+}
