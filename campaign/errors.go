@@ -12,6 +12,8 @@ var (
 	ErrEmptyBody = errors.New("body template is empty")
 	// ErrCanceled: the campaign was canceled; it cannot be sent.
 	ErrCanceled = errors.New("campaign is canceled")
+	// ErrCompleted: the campaign is completed; it takes no changes.
+	ErrCompleted = errors.New("campaign is completed")
 	// ErrPaused: the campaign was paused (by a user or a campaign-level Twilio error).
 	ErrPaused = errors.New("campaign is paused")
 )

@@ -3,25 +3,40 @@ package campaign
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 )
 
 // Settings are changes to a campaign's settings. Nil fields are not given.
 // A first import creates its campaign from them (NewCampaign); a later
 // import may only repeat them (Check: an import never changes a campaign
-// that may be sending).
+// that may be sending); `smsblast set` changes them (Change).
 type Settings struct {
-	From             *string
+	// From is the sender number, or a pool of numbers (From[0] first).
+	From             []string
 	MessagingService *string
 	Body             *string
 	StatusCallback   *string
 	Rate             *float64
 	Concurrency      *int
 	MaxAttempts      *int
+	// Validity is how long Twilio may keep a message queued before it gives
+	// up (ValidityPeriod, whole seconds from 1 s to 10 h).
+	Validity *time.Duration
+	Geomatch *bool
 }
 
-// MaxConcurrency caps Concurrency: Twilio allows an account about 100
-// requests in flight; more per process only earns 429s.
-const MaxConcurrency = 1000
+// Bounds of the settings.
+const (
+	// MaxConcurrency caps Concurrency: Twilio allows an account about 100
+	// requests in flight; more per process only earns 429s.
+	MaxConcurrency = 1000
+	// MaxPool caps the numbers of a pool.
+	MaxPool = 1000
+	// MaxValidity is Twilio's longest ValidityPeriod.
+	MaxValidity = 10 * time.Hour
+)
 
 // SettingError is a campaign setting that cannot be used. Setting names it
 // in lower snake case ("rate", "max_attempts"); cmd/smsblast turns that into
@@ -42,14 +57,33 @@ func invalid(setting, format string, args ...any) error {
 	return &SettingError{Setting: setting, Problem: fmt.Sprintf(format, args...), Err: ErrInvalidSetting}
 }
 
+// Empty reports whether no setting is given.
+func (s *Settings) Empty() bool {
+	return s.From == nil && s.MessagingService == nil && s.Body == nil && s.StatusCallback == nil &&
+		s.Rate == nil && s.Concurrency == nil && s.MaxAttempts == nil && s.Validity == nil && s.Geomatch == nil
+}
+
 // Validate checks each given setting's form, before anything is read or
 // written.
 func (s *Settings) Validate() error {
 	if s.From != nil && s.MessagingService != nil {
 		return invalid("from", "give a sender number or a Messaging Service, not both")
 	}
-	if s.From != nil && !IsE164(*s.From) {
-		return invalid("from", "%q is not an E.164 number like +14155550100", *s.From)
+	if s.From != nil {
+		if len(s.From) == 0 {
+			return invalid("from", "give at least one number")
+		}
+		if len(s.From) > MaxPool {
+			return invalid("from", "a pool has at most %d numbers, not %d", MaxPool, len(s.From))
+		}
+		for i, n := range s.From {
+			if !IsE164(n) {
+				return invalid("from", "%q is not an E.164 number like +14155550100", n)
+			}
+			if slices.Contains(s.From[:i], n) {
+				return invalid("from", "%s is in the pool twice", n)
+			}
+		}
 	}
 	if s.MessagingService != nil && !IsMessagingServiceSID(*s.MessagingService) {
 		return invalid("messaging_service", "%q is not a Messaging Service SID (MG and 32 hex digits)", *s.MessagingService)
@@ -73,6 +107,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.MaxAttempts != nil && *s.MaxAttempts <= 0 {
 		return invalid("max_attempts", "must be at least 1")
+	}
+	if v := s.Validity; v != nil && (*v < time.Second || *v > MaxValidity || *v%time.Second != 0) {
+		return invalid("validity", "must be whole seconds from 1s to %v (Twilio's ValidityPeriod), not %v", MaxValidity, *v)
 	}
 	return nil
 }
@@ -100,10 +137,13 @@ func (s *Settings) Apply(c *Campaign) {
 		}
 	}
 	if s.From != nil {
-		c.From, c.MessagingServiceSID = *s.From, ""
+		c.From, c.Pool, c.MessagingServiceSID = s.From[0], nil, ""
+		if len(s.From) > 1 {
+			c.Pool = slices.Clone(s.From)
+		}
 	}
 	if s.MessagingService != nil {
-		c.From, c.MessagingServiceSID = "", *s.MessagingService
+		c.From, c.Pool, c.MessagingServiceSID = "", nil, *s.MessagingService
 	}
 	set(&c.BodyTemplate, s.Body)
 	set(&c.StatusCallback, s.StatusCallback)
@@ -116,17 +156,23 @@ func (s *Settings) Apply(c *Campaign) {
 	if s.MaxAttempts != nil {
 		c.MaxAttempts = *s.MaxAttempts
 	}
+	if s.Validity != nil {
+		c.ValidityPeriod = int(*s.Validity / time.Second)
+	}
+	if s.Geomatch != nil {
+		c.Geomatch = *s.Geomatch
+	}
 }
 
 // Check refuses settings that differ from an existing campaign's.
 func (s *Settings) Check(c *Campaign) error {
 	conflict := func(setting string, have, want any) error {
 		return &SettingError{Setting: setting, Err: ErrSettingConflict,
-			Problem: fmt.Sprintf("campaign %q already has %v; an import cannot change it to %v (leave it out to append)", c.Name, have, want)}
+			Problem: fmt.Sprintf("campaign %q already has %v; an import cannot change it to %v (leave it out to append, or use smsblast set)", c.Name, have, want)}
 	}
 	switch {
-	case s.From != nil && *s.From != c.From:
-		return conflict("from", quoteOrNone(c.From), fmt.Sprintf("%q", *s.From))
+	case s.From != nil && (c.From == "" || !slices.Equal(s.From, c.Senders())):
+		return conflict("from", quoteOrNone(strings.Join(nonEmpty(c.From, c.Pool), ",")), fmt.Sprintf("%q", strings.Join(s.From, ",")))
 	case s.MessagingService != nil && *s.MessagingService != c.MessagingServiceSID:
 		return conflict("messaging_service", quoteOrNone(c.MessagingServiceSID), fmt.Sprintf("%q", *s.MessagingService))
 	case s.Body != nil && *s.Body != c.BodyTemplate:
@@ -143,8 +189,60 @@ func (s *Settings) Check(c *Campaign) error {
 		return conflict("concurrency", c.Concurrency, *s.Concurrency)
 	case s.MaxAttempts != nil && *s.MaxAttempts != c.MaxAttempts:
 		return conflict("max_attempts", c.MaxAttempts, *s.MaxAttempts)
+	case s.Validity != nil && int(*s.Validity/time.Second) != c.ValidityPeriod:
+		return conflict("validity", time.Duration(c.ValidityPeriod)*time.Second, *s.Validity)
+	case s.Geomatch != nil && *s.Geomatch != c.Geomatch:
+		return conflict("geomatch", c.Geomatch, *s.Geomatch)
 	}
 	return nil
+}
+
+// Change applies settings to an existing campaign, as `smsblast set` does,
+// refusing what would break a campaign that has started: once any recipient
+// was claimed its body and its kind of sender (numbers or a Messaging
+// Service) stay, because reconciling an attempt in doubt compares Twilio's
+// messages with the body and sender it was sent with. A pool's numbers may
+// change at any time: each recipient keeps the number it was sent from, and
+// those of a removed number move to another. A completed or canceled
+// campaign takes no changes. started says whether any recipient was claimed.
+func (s *Settings) Change(c *Campaign, started bool) error {
+	switch c.Status {
+	case StatusCompleted, StatusCanceled:
+		return fmt.Errorf("change campaign %q: %w", c.Name, statusErr(c.Status))
+	}
+	if started {
+		refuse := func(setting, why string) error {
+			return &SettingError{Setting: setting, Err: ErrSettingConflict,
+				Problem: fmt.Sprintf("campaign %q has started sending; %s", c.Name, why)}
+		}
+		switch {
+		case s.Body != nil && *s.Body != c.BodyTemplate:
+			return refuse("body", "its body cannot change (messages in doubt are matched by it); make a new campaign")
+		case s.From != nil && c.From == "":
+			return refuse("from", "it sends through a Messaging Service, which cannot become numbers")
+		case s.MessagingService != nil && *s.MessagingService != c.MessagingServiceSID:
+			return refuse("messaging_service", "its sender cannot change to another Messaging Service or from numbers")
+		}
+	}
+	s.Apply(c)
+	return nil
+}
+
+func statusErr(s Status) error {
+	if s == StatusCanceled {
+		return ErrCanceled
+	}
+	return ErrCompleted
+}
+
+func nonEmpty(from string, pool []string) []string {
+	if len(pool) > 0 {
+		return pool
+	}
+	if from == "" {
+		return nil
+	}
+	return []string{from}
 }
 
 func quoteOrNone(s string) string {

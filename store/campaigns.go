@@ -19,12 +19,15 @@ const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging
 	coalesce(rate, 0), concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at,
 	coalesce(sender_pool, '{}'), geomatch`
 
-func scanCampaign(row pgx.Row) (*campaign.Campaign, error) {
+func scanCampaign(row pgx.Row) (*campaign.Campaign, error) { return scanCampaignAnd(row) }
+
+// scanCampaignAnd scans campaignColumns followed by more columns.
+func scanCampaignAnd(row pgx.Row, more ...any) (*campaign.Campaign, error) {
 	var c campaign.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
+	err := row.Scan(append([]any{&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
 		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
 		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt,
-		&c.Pool, &c.Geomatch)
+		&c.Pool, &c.Geomatch}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,4 +88,50 @@ func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error 
 	}
 	*c = *got
 	return nil
+}
+
+// ChangeCampaign applies change to the campaign called name and writes the
+// result, in one transaction that holds the campaign's row lock, so a
+// concurrent change or status update is either before or after it. change
+// learns whether the campaign ever started sending (started_at is set by the
+// first send). It returns the campaign before and after.
+func (s *Store) ChangeCampaign(ctx context.Context, name string, change func(c *campaign.Campaign, started bool) error) (before, after *campaign.Campaign, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var started bool
+		c, err := scanCampaignAnd(tx.QueryRow(ctx, `SELECT `+campaignColumns+`, started_at IS NOT NULL
+			FROM campaigns WHERE name = $1 FOR UPDATE`, name), &started)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return campaign.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		b := *c
+		before = &b
+		if err := change(c, started); err != nil {
+			return err
+		}
+		after, err = scanCampaign(tx.QueryRow(ctx, `
+			UPDATE campaigns SET
+				from_number = nullif($2, ''), sender_pool = $3, messaging_service_sid = nullif($4, ''),
+				body_template = $5, status_callback = nullif($6, ''), rate = nullif($7::float8, 0),
+				concurrency = $8, max_attempts = $9, validity_period = nullif($10, 0), geomatch = $11,
+				updated_at = now()
+			WHERE id = $1
+			RETURNING `+campaignColumns,
+			c.ID, c.From, nilIfEmpty(c.Pool), c.MessagingServiceSID, c.BodyTemplate, c.StatusCallback, c.Rate,
+			c.Concurrency, c.MaxAttempts, c.ValidityPeriod, c.Geomatch))
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("change campaign %q: %w", name, err)
+	}
+	return before, after, nil
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

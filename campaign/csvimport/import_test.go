@@ -39,7 +39,7 @@ func fileRequest(name, path string, body string) csvimport.Request {
 		Open:     func() (io.ReadCloser, error) { return os.Open(path) },
 	}
 	if body != "" {
-		req.Settings = campaign.Settings{From: ptr("+15005550006"), Body: ptr(body)}
+		req.Settings = campaign.Settings{From: []string{"+15005550006"}, Body: ptr(body)}
 	}
 	return req
 }
@@ -196,7 +196,7 @@ func TestImportRefusesBeforeLoading(t *testing.T) {
 		errText  string
 	}{
 		{name: "template reads a missing column", campaign: "new", data: "phone,name\n+14155550100,Ann\n",
-			settings: campaign.Settings{From: ptr("+15005550006"), Body: ptr("Hi {{.first_name}}")},
+			settings: campaign.Settings{From: []string{"+15005550006"}, Body: ptr("Hi {{.first_name}}")},
 			wantErr:  csvimport.ErrMissingColumn, errText: "reads .first_name but the CSV has no such column; columns: name"},
 		{name: "append lacks the template's column", campaign: "base", data: "phone,name\n+14155550100,Ann\n",
 			wantErr: csvimport.ErrMissingColumn, errText: "columns: name"},
@@ -207,13 +207,13 @@ func TestImportRefusesBeforeLoading(t *testing.T) {
 		{name: "no sender for a new campaign", campaign: "new", data: good,
 			settings: campaign.Settings{Body: ptr("Hi")}, wantErr: campaign.ErrSettingRequired, errText: "from: campaign \"new\" does not exist yet"},
 		{name: "no body for a new campaign", campaign: "new", data: good,
-			settings: campaign.Settings{From: ptr("+15005550006")}, wantErr: campaign.ErrSettingRequired, errText: "body: campaign"},
+			settings: campaign.Settings{From: []string{"+15005550006"}}, wantErr: campaign.ErrSettingRequired, errText: "body: campaign"},
 		{name: "conflicting body", campaign: "base", data: good,
 			settings: campaign.Settings{Body: ptr("Bye")}, wantErr: campaign.ErrSettingConflict, errText: `body: campaign "base" already has "Hi {{.first_name}}"`},
 		{name: "conflicting rate", campaign: "base", data: good,
 			settings: campaign.Settings{Rate: ptr(3.0)}, wantErr: campaign.ErrSettingConflict, errText: "rate: campaign \"base\" already has no rate of its own"},
 		{name: "bad sender", campaign: "new", data: good,
-			settings: campaign.Settings{From: ptr("4155550100"), Body: ptr("Hi")}, wantErr: campaign.ErrInvalidSetting, errText: "from: \"4155550100\" is not an E.164"},
+			settings: campaign.Settings{From: []string{"4155550100"}, Body: ptr("Hi")}, wantErr: campaign.ErrInvalidSetting, errText: "from: \"4155550100\" is not an E.164"},
 		{name: "bad region", campaign: "base", data: good, region: "Narnia", wantErr: campaign.ErrInvalidSetting, errText: "default_region: \"NARNIA\" is not a region code"},
 		{name: "empty file", campaign: "base", data: "", wantErr: csvimport.ErrNoHeader},
 		{name: "invalid UTF-8 midway", campaign: "base", data: good + "+14155550101,\xff\n",

@@ -258,7 +258,7 @@ func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, call
 	d.title("Import testdata/demo.csv: 'smsblast import %s testdata/demo.csv --from %s --body …'", name, demoFrom)
 	from, body := demoFrom, demoBody
 	rate, conc := d.f.rate, d.f.concurrency
-	settings := campaign.Settings{From: &from, Body: &body, Rate: &rate, Concurrency: &conc, StatusCallback: &callback}
+	settings := campaign.Settings{From: []string{from}, Body: &body, Rate: &rate, Concurrency: &conc, StatusCallback: &callback}
 	res, err := csvimport.New(st, csvimport.Config{Logger: d.app.log}).Import(ctx, csvimport.Request{
 		Campaign: name,
 		Settings: settings,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/campaign/csvimport"
 )
 
@@ -38,15 +36,10 @@ var importUsageErrors = []error{
 
 func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
-	from := fs.String("from", "", "sender phone number in E.164 (first import; or --messaging-service)")
-	mg := fs.String("messaging-service", "", "sender Messaging Service SID, MG… (first import; or --from)")
-	body := fs.String("body", "", "message body, a Go template over the CSV columns: 'Hi {{.first_name}}' (first import)")
+	var sf settingFlags
+	sf.register(fs, "first import")
 	phoneCol := fs.String("phone-column", "", "header of the phone column (default: phone, phone_number, mobile, msisdn, cell or to)")
 	region := fs.String("default-region", "US", "region for numbers written without a country code")
-	callback := fs.String("status-callback", "", "URL Twilio posts delivery updates to (first import)")
-	rate := fs.Float64("rate", 0, "segments per second for the campaign (first import; default 10)")
-	concurrency := fs.Int("concurrency", 0, "requests in flight per sender (first import; default 10)")
-	maxAttempts := fs.Int("max-attempts", 0, "requests per recipient before it fails (first import; default 5)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	pos, err := a.parse(fs, args, 2, 2)
 	if err != nil {
@@ -56,25 +49,7 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 
 	// Only flags given on the command line are settings: on a later import
 	// they must match the campaign, and absent ones leave it alone.
-	var s campaign.Settings
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "from":
-			s.From = from
-		case "messaging-service":
-			s.MessagingService = mg
-		case "body":
-			s.Body = body
-		case "status-callback":
-			s.StatusCallback = callback
-		case "rate":
-			s.Rate = rate
-		case "concurrency":
-			s.Concurrency = concurrency
-		case "max-attempts":
-			s.MaxAttempts = maxAttempts
-		}
-	})
+	s := sf.settings(fs)
 
 	req := csvimport.Request{
 		Campaign: name, Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smsblast/smsblast/campaign"
+)
+
+func setCommand() *command {
+	return &command{
+		name:    "set",
+		args:    "CAMPAIGN",
+		summary: "change a campaign's settings (rate, concurrency, validity, pool …); running senders follow within seconds",
+		examples: `  smsblast set spring-sale --rate 50 --concurrency 20
+  smsblast set spring-sale --from +14155550100,+14155550101,+14155550102 --geomatch
+  smsblast set spring-sale --validity 2h`,
+		run: runSet,
+	}
+}
+
+func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
+	fs.dbFlag()
+	var sf settingFlags
+	sf.register(fs, "")
+	asJSON := fs.Bool("json", false, "print the settings before and after as JSON")
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	s := sf.settings(fs)
+	if err := s.Validate(); err != nil {
+		return settingUsage(err)
+	}
+	if s.Empty() {
+		return usagef("set: give at least one setting to change (see 'smsblast set -h')")
+	}
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	before, after, err := st.ChangeCampaign(ctx, pos[0], func(c *campaign.Campaign, started bool) error {
+		return s.Change(c, started)
+	})
+	if err != nil {
+		if u := settingUsage(err); u != nil {
+			return u
+		}
+		return err
+	}
+	rows := settingRows(before, after)
+	if *asJSON {
+		out := map[string]any{"campaign": after.Name, "before": map[string]string{}, "after": map[string]string{}}
+		for _, r := range rows {
+			out["before"].(map[string]string)[r.name] = r.before
+			out["after"].(map[string]string)[r.name] = r.after
+		}
+		writeJSON(a.stdout, out)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "campaign %q\n", after.Name)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tBEFORE\tAFTER\t")
+	for _, r := range rows {
+		mark := ""
+		if r.before != r.after {
+			mark = "changed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.before, r.after, mark)
+	}
+	tw.Flush()
+	if after.Status == campaign.StatusRunning {
+		fmt.Fprintln(a.stdout, "running senders pick the change up at their next heartbeat")
+	}
+	return nil
+}
+
+type settingRow struct{ name, before, after string }
+
+// settingRows lists a campaign's settings before and after a change, in
+// the order `smsblast set -h` lists the flags.
+func settingRows(b, a *campaign.Campaign) []settingRow {
+	show := func(c *campaign.Campaign) []string {
+		sender := strings.Join(c.Senders(), ",")
+		rate := "senders' MPS"
+		if c.Rate > 0 {
+			rate = fmt.Sprintf("%g segments/s", c.Rate)
+		}
+		validity := "Twilio's default (10h)"
+		if c.ValidityPeriod > 0 {
+			validity = (time.Duration(c.ValidityPeriod) * time.Second).String()
+		}
+		return []string{sender, c.BodyTemplate, orNone(c.StatusCallback), rate, fmt.Sprint(c.Concurrency),
+			fmt.Sprint(c.MaxAttempts), validity, fmt.Sprint(c.Geomatch)}
+	}
+	names := []string{"sender", "body", "status callback", "rate", "concurrency", "max attempts", "validity", "geomatch"}
+	bs, as := show(b), show(a)
+	rows := make([]settingRow, len(names))
+	for i, n := range names {
+		rows[i] = settingRow{n, bs[i], as[i]}
+	}
+	return rows
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
