@@ -70,8 +70,14 @@ type BeatRequest struct {
 	// Now is the engine's clock: it names each sender's cap day.
 	Now time.Time
 	// Shares is this worker's use of each of its campaign's senders
-	// (Worker and Campaign fields are ignored).
+	// (Worker and Campaign fields are ignored), as published when Plan is
+	// nil.
 	Shares []SenderShare
+	// Plan, when set, decides this worker's shares to publish from what the
+	// heartbeat read (the others' shares, without this worker's). It runs
+	// inside the heartbeat's transaction, which locks the senders so that
+	// no other process decides from the same snapshot: it must be quick.
+	Plan func(*Beat) []SenderShare
 }
 
 // Beat is what a heartbeat learns.

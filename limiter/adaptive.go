@@ -118,12 +118,22 @@ func (l *Limiter) SetSenderRate(sender string, segmentsPerSecond float64) {
 	now := l.s.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	unlimited := segmentsPerSecond == 0 || math.IsInf(segmentsPerSecond, 1)
+	m := l.senders.Load()
+	if m != nil {
+		if sb := (*m)[sender]; sb != nil && sb.limit == segmentsPerSecond {
+			return // unchanged: callers waiting on its tokens keep their place
+		}
+	}
+	if unlimited && (m == nil || (*m)[sender] == nil) {
+		return
+	}
 	// Copy on write: SetSenderRate is rare, Acquire reads the map lock-free.
 	next := map[string]*senderBucket{}
-	if m := l.senders.Load(); m != nil {
+	if m != nil {
 		next = maps.Clone(*m)
 	}
-	if segmentsPerSecond == 0 || math.IsInf(segmentsPerSecond, 1) {
+	if unlimited {
 		delete(next, sender)
 	} else {
 		// A new senderBucket rather than an update, so a reader of the old
@@ -142,6 +152,18 @@ func (l *Limiter) SetSenderRate(sender string, segmentsPerSecond float64) {
 		l.senders.Store(nil)
 	} else {
 		l.senders.Store(&next)
+	}
+	l.notifyLocked()
+}
+
+// notifyLocked wakes the callers sleeping on reservations taken at the old
+// rates, so that they take new ones: after a rate rises, nobody keeps
+// waiting for a token priced at the old rate (a worker given a trickle while
+// it waited for room would otherwise sleep for minutes after the room came).
+func (l *Limiter) notifyLocked() {
+	ch := make(chan struct{})
+	if old := l.changed.Swap(&ch); old != nil {
+		close(*old)
 	}
 }
 
@@ -187,6 +209,7 @@ func (l *Limiter) applyLocked(now time.Time) {
 		next = l.nanos(l.lastSignal.Add(l.s.recoverEvery))
 	}
 	l.nextStep.Store(next)
+	l.notifyLocked()
 }
 
 // factorLocked is the adaptive factor applied to sender caps.

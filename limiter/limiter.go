@@ -39,6 +39,8 @@ type Limiter struct {
 	// nextStep is when the next additive-increase step is due, in ns since
 	// epoch; math.MaxInt64 when the rate is at its ceiling (or unlimited).
 	nextStep atomic.Int64
+	// changed is closed and replaced whenever a rate changes (notifyLocked).
+	changed atomic.Pointer[chan struct{}]
 
 	mu sync.Mutex // guards the adaptive state below and writes to senders
 	// ceiling is the configured rate, +Inf when unlimited; current is the
@@ -172,6 +174,7 @@ func (l *Limiter) wait(ctx context.Context, sender string, segments int) error {
 			return err
 		}
 		epoch := l.pauseEpoch.Load()
+		changed := *l.changed.Load() // before reserving: a change from here on wakes us
 		now := l.s.now()
 		if l.nanos(now) >= l.nextStep.Load() {
 			l.recover(now)
@@ -193,13 +196,24 @@ func (l *Limiter) wait(ctx context.Context, sender string, segments int) error {
 			delay = max(delay, r.DelayFrom(now))
 		}
 		if delay > 0 {
-			if err := sleep(ctx, delay); err != nil {
+			// Only a long wait (a token priced at a trickle rate) is worth
+			// re-pricing when a rate changes; short ones keep their place,
+			// so frequent small changes never hand tokens back and forth.
+			var wake <-chan struct{}
+			if delay > repriceAfter {
+				wake = changed
+			}
+			woke, err := sleepUnless(ctx, delay, wake)
+			if err != nil || woke {
 				// Newest first, so each cancel can hand back its tokens.
 				at := l.s.now()
 				for i := len(rs) - 1; i >= 0; i-- {
 					rs[i].CancelAt(at)
 				}
-				return err
+				if err != nil {
+					return err
+				}
+				continue // a rate changed: reserve again at the new one
 			}
 		}
 		if l.pauseEpoch.Load() == epoch || !l.paused() {
@@ -295,6 +309,24 @@ func (l *Limiter) paused() bool {
 // stretch or cut pauses.
 func (l *Limiter) nanos(t time.Time) int64 {
 	return int64(t.Sub(l.epoch))
+}
+
+// repriceAfter is the shortest wait for a token that a rate change re-prices.
+const repriceAfter = time.Second
+
+// sleepUnless waits for d, or until ctx ends (returning ctx.Err()), or until
+// changed is closed (returning true).
+func sleepUnless(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return false, nil
+	case <-changed:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // sleep waits for d or until ctx ends, returning ctx.Err() in that case.

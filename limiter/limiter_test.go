@@ -306,3 +306,28 @@ func TestRetryAfterIsCappedByMaxPause(t *testing.T) {
 	clk.Advance(200 * time.Millisecond)
 	mustAcquire(t, l, "", 1)() // no wait: the pause is over on the clock
 }
+
+// A caller waiting on a token priced at a trickle rate takes a new one when
+// the rate rises, instead of sleeping out the old price.
+func TestRateRiseWakesWaiters(t *testing.T) {
+	t.Parallel()
+	l := mustNew(t, Config{Concurrency: 4})
+	l.SetSenderRate("+14155550100", 0.01)  // one token per 100 s
+	mustAcquire(t, l, "+14155550100", 1)() // the burst's token: the next one is 100 s away
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		mustAcquire(t, l, "+14155550100", 1)()
+		done <- time.Since(start)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	l.SetSenderRate("+14155550100", 100)
+	select {
+	case waited := <-done:
+		if waited > 2*time.Second {
+			t.Errorf("waited %v after the rate rose to 100/s", waited)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller still waits for a token priced at 0.01/s after the rate rose to 100/s")
+	}
+}

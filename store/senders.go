@@ -17,67 +17,99 @@ import (
 // ErrSenderNotFound: no registered sender has that number or SID.
 var ErrSenderNotFound = errors.New("sender not registered")
 
-// Beat refreshes the worker's heartbeat, publishes its use of each of its
-// campaign's senders, and reads back the campaign's state and every live
-// process's use of those senders, in one round trip (a batch, so one
-// implicit transaction: a process reads the others' rows as they were when
-// its own were written).
+// Beat refreshes the worker's heartbeat, reads the campaign's state and every
+// live process's use of the campaign's senders, lets req.Plan decide this
+// worker's new shares from that, and publishes them — one transaction that
+// holds an advisory lock per sender, so that two processes never decide
+// their shares of one sender from the same snapshot: each sees the other's
+// published rate, and a share grows only once it is published.
 func (s *Store) Beat(ctx context.Context, req campaign.BeatRequest) (campaign.Beat, error) {
 	b := campaign.Beat{Senders: map[string]*campaign.SenderUse{}}
-	n := len(req.Shares)
-	senders := make([]string, n)
-	active := make([]bool, n)
-	demand := make([]float64, n)
-	rates := make([]float64, n)
+	senders := make([]string, len(req.Shares))
 	for i, sh := range req.Shares {
-		senders[i], active[i], demand[i], rates[i] = sh.Sender, sh.Active, sh.Demand, sh.Rate
+		senders[i] = sh.Sender
 	}
-	batch := &pgx.Batch{}
-	batch.Queue(`UPDATE workers SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1`, req.WorkerID)
-	batch.Queue(`DELETE FROM sender_shares WHERE worker_id = $1 AND NOT (sender = ANY ($2))`, req.WorkerID, senders)
-	if n > 0 {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		// Locks in sender order (the subquery sorts before the locks are
+		// taken), so beats of campaigns sharing senders never deadlock.
 		batch.Queue(`
-			INSERT INTO sender_shares (worker_id, sender, campaign_id, active, demand, rate)
-			SELECT $1, u.sender, $2, u.active, u.demand, u.rate
-			FROM unnest($3::text[], $4::bool[], $5::float8[], $6::float8[]) AS u(sender, active, demand, rate)
-			ON CONFLICT (worker_id, sender) DO UPDATE
-			SET active = excluded.active, demand = excluded.demand, rate = excluded.rate, updated_at = now()`,
-			req.WorkerID, req.CampaignID, senders, active, demand, rates)
-	}
-	batch.Queue(`
-		SELECT c.status, coalesce(c.status_reason, ''), coalesce(c.rate, 0),
-		       (SELECT count(*) FROM workers w
-		        WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
-		          AND (w.heartbeat_at > now() - $3::interval OR w.id = $2))
-		FROM campaigns c WHERE c.id = $1`, req.CampaignID, req.WorkerID, req.Stale)
-	batch.Queue(senderUseSQL+` WHERE s.sender = ANY ($2)`, req.Now, senders)
-	batch.Queue(senderSharesSQL+` AND sh.sender = ANY ($3)`, req.Stale, req.WorkerID, senders)
-
-	br := s.pool.SendBatch(ctx, batch)
-	defer br.Close()
-	for range 2 + min(n, 1) {
-		if _, err := br.Exec(); err != nil {
-			return b, fmt.Errorf("heartbeat for campaign %d: %w", req.CampaignID, err)
+			SELECT count(pg_advisory_xact_lock(hashtextextended('smsblast sender ' || x.s, 0)))
+			FROM (SELECT s FROM unnest($1::text[]) AS s ORDER BY s) x`, senders)
+		batch.Queue(`UPDATE workers SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1`, req.WorkerID)
+		batch.Queue(`
+			SELECT c.status, coalesce(c.status_reason, ''), coalesce(c.rate, 0),
+			       (SELECT count(*) FROM workers w
+			        WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
+			          AND (w.heartbeat_at > now() - $3::interval OR w.id = $2))
+			FROM campaigns c WHERE c.id = $1`, req.CampaignID, req.WorkerID, req.Stale)
+		batch.Queue(senderUseSQL+` WHERE s.sender = ANY ($2)`, req.Now, senders)
+		batch.Queue(senderSharesSQL+` AND sh.sender = ANY ($3) AND sh.worker_id <> $2`, req.Stale, req.WorkerID, senders)
+		br := tx.SendBatch(ctx, batch)
+		if err := readBeat(br, &b); err != nil {
+			br.Close()
+			return err
 		}
-	}
-	err := br.QueryRow().Scan(&b.Status, &b.StatusReason, &b.Rate, &b.LiveWorkers)
+		if err := br.Close(); err != nil {
+			return err
+		}
+		shares := req.Shares
+		if req.Plan != nil {
+			shares = req.Plan(&b)
+		}
+		return publishShares(ctx, tx, req.WorkerID, req.CampaignID, shares)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, fmt.Errorf("heartbeat for campaign %d: %w", req.CampaignID, campaign.ErrNotFound)
 	}
 	if err != nil {
 		return b, fmt.Errorf("heartbeat for campaign %d: %w", req.CampaignID, err)
 	}
+	return b, nil
+}
+
+func readBeat(br pgx.BatchResults, b *campaign.Beat) error {
+	for range 2 { // the locks, the heartbeat
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	if err := br.QueryRow().Scan(&b.Status, &b.StatusReason, &b.Rate, &b.LiveWorkers); err != nil {
+		return err
+	}
 	uses, err := scanSenderUses(br)
 	if err != nil {
-		return b, fmt.Errorf("heartbeat for campaign %d: read senders: %w", req.CampaignID, err)
+		return fmt.Errorf("read senders: %w", err)
 	}
 	for _, u := range uses {
 		b.Senders[u.ID] = u
 	}
 	if err := scanShares(br, b.Senders); err != nil {
-		return b, fmt.Errorf("heartbeat for campaign %d: read shares: %w", req.CampaignID, err)
+		return fmt.Errorf("read shares: %w", err)
 	}
-	return b, br.Close()
+	return nil
+}
+
+// publishShares replaces the worker's rows of sender_shares.
+func publishShares(ctx context.Context, tx pgx.Tx, workerID string, campaignID int64, shares []campaign.SenderShare) error {
+	n := len(shares)
+	senders := make([]string, n)
+	active := make([]bool, n)
+	demand := make([]float64, n)
+	rates := make([]float64, n)
+	for i, sh := range shares {
+		senders[i], active[i], demand[i], rates[i] = sh.Sender, sh.Active, sh.Demand, sh.Rate
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`DELETE FROM sender_shares WHERE worker_id = $1 AND NOT (sender = ANY ($2))`, workerID, senders)
+	batch.Queue(`
+		INSERT INTO sender_shares (worker_id, sender, campaign_id, active, demand, rate)
+		SELECT $1, u.sender, $2, u.active, u.demand, u.rate
+		FROM unnest($3::text[], $4::bool[], $5::float8[], $6::float8[]) AS u(sender, active, demand, rate)
+		ON CONFLICT (worker_id, sender) DO UPDATE
+		SET active = excluded.active, demand = excluded.demand, rate = excluded.rate, updated_at = now()`,
+		workerID, campaignID, senders, active, demand, rates)
+	return tx.SendBatch(ctx, batch).Close()
 }
 
 // senderUseSQL reads registered senders with their usage on the cap day that

@@ -11,6 +11,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,8 +177,12 @@ type Summary struct {
 	// Paused: the campaign was paused (by a user, or by Err's Twilio error).
 	Paused       bool
 	StatusReason string
-	Stats        Stats
-	Elapsed      time.Duration
+	// Held: with Config.NoWait, all that was left waits until later; Holds
+	// says why and until when.
+	Held    bool
+	Holds   []campaign.Hold
+	Stats   Stats
+	Elapsed time.Duration
 }
 
 // Run sends the named campaign until nothing is left to send, the campaign
@@ -241,6 +246,9 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 	sum.Stats = e.Stats()
 	sum.Elapsed = time.Since(start)
 	sum.Done = r.done.Load()
+	if h := r.holdsLeft.Load(); h != nil {
+		sum.Held, sum.Holds = true, *h
+	}
 	if reason := r.pausedReason(); reason != "" {
 		sum.Paused, sum.StatusReason = true, reason
 	}
@@ -254,6 +262,9 @@ func (e *Engine) Stats() Stats {
 	if r := e.current.Load(); r != nil {
 		s.InFlight, s.Rate, s.Ceiling = r.lim.InFlight(), r.lim.Rate(), r.lim.Ceiling()
 		s.UnreachableSince, s.LastTransportError = r.transport.snapshot()
+		if w := r.waitingFor.Load(); w != nil && r.waitingUntil.Load() != nil && !r.working.Load() {
+			s.WaitingFor, s.WaitingUntil = *w, *r.waitingUntil.Load()
+		}
 	}
 	return s
 }
@@ -269,13 +280,15 @@ type run struct {
 	batch       atomic.Int64 // recipients per claim: a quarter second of sending
 	base        time.Time    // origin of the monotonic deadlines
 
-	beatMu      sync.Mutex                     // one heartbeat at a time (the claimer may beat too)
-	shares      map[string]float64             // the rate this worker allows itself per registered sender
-	senderRates map[string]float64             // each sender bucket's rate as last set (0: none)
-	ownShare    atomic.Pointer[float64]        // this worker\'s share of the campaign\'s own rate (+Inf: none)
-	senders     atomic.Pointer[senderSnapshot] // what the last heartbeat learned of the senders
-	working     atomic.Bool                    // the last claim found work (else: idle, or all held)
-	holds       holdLog
+	beatMu       sync.Mutex         // one heartbeat at a time (the claimer may beat too)
+	senderRates  map[string]float64 // each sender bucket's rate as last set (0: none)
+	ownShare     atomic.Pointer[float64]
+	holdsLeft    atomic.Pointer[[]campaign.Hold] // with NoWait: why the run stopped early
+	waitingFor   atomic.Pointer[string]          // what the claimer waits for, in words
+	waitingUntil atomic.Pointer[time.Time]       // this worker\'s share of the campaign\'s own rate (+Inf: none)
+	senders      atomic.Pointer[senderSnapshot]  // what the last heartbeat learned of the senders
+	working      atomic.Bool                     // the last claim found work (else: idle, or all held)
+	holds        holdLog
 
 	soft     context.Context // cancelled to stop claiming
 	stopSoft context.CancelCauseFunc
@@ -321,7 +334,6 @@ func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, er
 		base:        time.Now(),
 		queue:       make(chan *held, 2*maxBatch),
 		out:         make(chan campaign.Outcome, 4*conc+maxBatch),
-		shares:      map[string]float64{},
 		senderRates: map[string]float64{},
 		held:        make(map[int64]*held),
 		throttles:   newThrottleGate(),
@@ -497,13 +509,63 @@ func (r *run) finished() bool {
 	}
 	wait := r.e.cfg.Heartbeat
 	if rem.Sending == 0 && !rem.NextDue.IsZero() {
-		// Only retries waiting for their back-off: sleep until the first is due.
-		if d := time.Until(rem.NextDue); d > 0 && d < wait {
+		// All that is left waits: for a retry's back-off, a daily cap's
+		// next day. Sleep until the first is due (a heartbeat at most, to
+		// follow pause and cancel), or with NoWait stop and say why.
+		d := rem.NextDue.Sub(r.e.cfg.Now())
+		if d > r.e.cfg.Heartbeat {
+			holds := r.holdsNow(rem)
+			if r.e.cfg.NoWait {
+				r.holdsLeft.Store(&holds)
+				r.e.log.Info("all that is left is held; not waiting (--no-wait)", "holds", holdsText(holds))
+				return true
+			}
+			r.waiting(holds)
+		}
+		if d > 0 && d < wait {
 			wait = d
 		}
 	}
 	sleepCtx(r.soft, wait)
 	return false
+}
+
+// holdsNow says why the pending recipients wait: the daily caps used up, or
+// else their retry back-off.
+func (r *run) holdsNow(rem campaign.Remaining) []campaign.Hold {
+	holds := campaign.SenderHolds(r.c, r.senders.Load().uses)
+	if len(holds) == 1 && len(r.c.Senders()) == 1 {
+		holds[0].Recipients = rem.Pending
+	}
+	if len(holds) == 0 {
+		holds = []campaign.Hold{{Reason: campaign.HoldRetry, Recipients: rem.Pending, Until: rem.NextDue,
+			Detail: fmt.Sprintf("%d recipients wait for a retry", rem.Pending)}}
+	}
+	return holds
+}
+
+// waiting logs, once per change, what the run waits for and until when, and
+// shows it in Stats for the progress line.
+func (r *run) waiting(holds []campaign.Hold) {
+	text := holdsText(holds)
+	if prev := r.waitingFor.Swap(&text); prev == nil || *prev != text {
+		r.e.log.Info("all that is left is held; waiting", "holds", text)
+	}
+	until := holds[0].Until
+	for _, h := range holds[1:] {
+		if h.Until.Before(until) {
+			until = h.Until
+		}
+	}
+	r.waitingUntil.Store(&until)
+}
+
+func holdsText(holds []campaign.Hold) string {
+	parts := make([]string, len(holds))
+	for i, h := range holds {
+		parts[i] = h.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
 // claim runs one Claim that only a hard stop cancels.

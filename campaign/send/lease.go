@@ -51,30 +51,27 @@ func (r *run) beat(ctx context.Context) {
 	prev := r.senders.Load()
 	pool := r.c.Senders()
 	working := r.working.Load() && r.soft.Err() == nil
-	campaignRate := r.c.Rate
-	if cfg.Rate > 0 {
-		campaignRate = cfg.Rate
-	}
-	demand := math.Inf(1) // the most this worker would take: its campaign's own share
-	if p := r.ownShare.Load(); p != nil {
-		demand = *p
-	} else if campaignRate > 0 {
-		demand = campaignRate
-	}
 	mine := make([]campaign.SenderShare, len(pool))
 	for i, id := range pool {
 		active := working
 		if u := prev.uses[id]; u != nil && u.Capped() {
 			active = false
 		}
-		rate := r.shares[id]
-		if !active {
-			rate = 0
-		}
-		mine[i] = campaign.SenderShare{Sender: id, Active: active, Demand: demand, Rate: rate}
+		mine[i] = campaign.SenderShare{Sender: id, Active: active}
 	}
+	var plan ratePlan
 	b, err := r.e.store.Beat(ctx, campaign.BeatRequest{
 		CampaignID: r.c.ID, WorkerID: r.worker, Stale: 5 * cfg.Heartbeat, Now: cfg.Now(), Shares: mine,
+		Plan: func(b *campaign.Beat) []campaign.SenderShare {
+			plan = r.planRates(b)
+			for i := range mine {
+				mine[i].Demand, mine[i].Rate = plan.own, plan.senders[mine[i].Sender]
+				if !mine[i].Active {
+					mine[i].Rate = 0
+				}
+			}
+			return mine
+		},
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -97,56 +94,73 @@ func (r *run) beat(ctx context.Context) {
 		r.done.Store(true)
 		r.stop(nil)
 	}
-	if cfg.Rate <= 0 {
-		campaignRate = b.Rate
-	}
 	r.senders.Store(&senderSnapshot{uses: b.Senders})
-	r.applyRates(b, campaignRate)
+	r.applyRates(plan, b.LiveWorkers)
 }
 
-// applyRates sets the limiter from a heartbeat: a bucket per sender (its
-// share of a registered sender's MPS; DefaultRate split among this
-// campaign's workers for an unregistered one when the campaign has no rate
-// of its own), and the campaign bucket at the campaign's share, or at the
-// senders' sum, so that throttling (AIMD) always has a rate to cut.
-func (r *run) applyRates(b campaign.Beat, campaignRate float64) {
-	live := float64(max(b.LiveWorkers, 1))
-	ceiling := math.Inf(1)
-	if campaignRate > 0 {
-		ceiling = campaignRate / live
+// ratePlan is what a heartbeat decided this worker may send.
+type ratePlan struct {
+	// own is this worker's share of its campaign's own rate (+Inf: none).
+	own float64
+	// senders is each sender bucket's rate; 0 for none of its own.
+	senders map[string]float64
+	// ceiling is the campaign bucket's: own, or the senders' sum, so that
+	// throttling (AIMD) always has a rate to cut; +Inf when unlimited.
+	ceiling float64
+}
+
+// planRates decides, from a heartbeat's reading, the rate of each sender's
+// bucket — its share of a registered sender's MPS (senderShare);
+// DefaultRate split among this campaign's workers for an unregistered one
+// when the campaign has no rate of its own — and of the campaign's bucket.
+func (r *run) planRates(b *campaign.Beat) ratePlan {
+	rate := r.c.Rate
+	if r.e.cfg.Rate > 0 {
+		rate = r.e.cfg.Rate
+	} else if b.Rate >= 0 {
+		rate = b.Rate
 	}
-	own := ceiling
-	r.ownShare.Store(&own)
+	live := float64(max(b.LiveWorkers, 1))
+	p := ratePlan{own: math.Inf(1), senders: map[string]float64{}}
+	if rate > 0 {
+		p.own = rate / live
+	}
 	total := 0.0
 	for _, id := range r.c.Senders() {
-		rate := 0.0
 		switch u := b.Senders[id]; {
 		case u != nil:
-			rate = senderShare(u, r.worker, r.c.ID, ceiling)
-			r.shares[id] = rate
-		case campaignRate <= 0:
-			rate = campaign.DefaultRate / live
+			p.senders[id] = senderShare(u, r.worker, r.c.ID, p.own)
+		case rate <= 0:
+			p.senders[id] = campaign.DefaultRate / live
+		default:
+			total = math.Inf(1) // unregistered, under the campaign's own rate
 		}
+		total += p.senders[id]
+	}
+	p.ceiling = min(p.own, total)
+	return p
+}
+
+// applyRates sets the limiter to a plan, after the heartbeat published it.
+func (r *run) applyRates(p ratePlan, workers int) {
+	r.ownShare.Store(&p.own)
+	for _, id := range r.c.Senders() {
+		rate := p.senders[id]
 		if rate > 0 && rate != r.senderRates[id] {
-			r.e.log.Info("sender rate share", "sender", id, "segments_per_second", rate, "registered", b.Senders[id] != nil)
+			r.e.log.Debug("sender rate share", "sender", id, "segments_per_second", rate)
 		}
 		r.senderRates[id] = rate
 		r.lim.SetSenderRate(id, rate) // 0: no bucket of its own
-		if rate == 0 {
-			total = math.Inf(1)
-		}
-		total += rate
 	}
-	ceiling = min(ceiling, total)
-	if ceiling != r.lim.Ceiling() {
-		r.e.log.Info("rate share", "segments_per_second", ceiling, "workers", b.LiveWorkers)
-		if math.IsInf(ceiling, 1) {
+	if p.ceiling != r.lim.Ceiling() {
+		r.e.log.Info("rate share", "segments_per_second", p.ceiling, "workers", workers)
+		if math.IsInf(p.ceiling, 1) {
 			r.lim.SetRate(0) // unlimited
 		} else {
-			r.lim.SetRate(ceiling)
+			r.lim.SetRate(p.ceiling)
 		}
 	}
-	estimate := ceiling
+	estimate := p.ceiling
 	if math.IsInf(estimate, 1) {
 		estimate = 4 * maxBatch
 	}

@@ -31,6 +31,10 @@ type Stats struct {
 	// answers; LastTransportError is the latest failure's kind.
 	UnreachableSince   time.Time
 	LastTransportError string
+	// WaitingFor says, while all that is left is held, why (a daily cap, a
+	// retry's back-off); WaitingUntil is when sending resumes.
+	WaitingFor   string
+	WaitingUntil time.Time
 }
 
 type counters struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/campaign/send"
 	"github.com/smsblast/smsblast/store"
 	"github.com/smsblast/smsblast/twilio"
@@ -33,6 +34,7 @@ type sendFlags struct {
 	safetyWindow   time.Duration
 	heartbeat      time.Duration
 	metricsAddr    string
+	noWait         bool
 	json           bool
 }
 
@@ -46,6 +48,7 @@ func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.DurationVar(&f.safetyWindow, "safety-window", 2*time.Minute, "how long a message of an unanswered request may take to appear in Twilio's list")
 	fs.DurationVar(&f.heartbeat, "heartbeat", time.Second, "how often a sender reports and checks for pause/cancel")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this sender's live Prometheus metrics (in flight, rate, outcomes) at http://ADDR/metrics")
+	fs.BoolVar(&f.noWait, "no-wait", false, "when all that is left is held (a daily cap, a retry's back-off), exit 0 instead of waiting, saying until when")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
@@ -108,17 +111,23 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		}
 		a.log.Info("serving sender metrics", "url", "http://"+addr+"/metrics")
 	}
+	a.hintUnregistered(ctx, st, c)
 	var left int64 // what this run starts from, for the progress display
 	if rem, err := st.Remaining(ctx, c.ID); err == nil {
 		left = rem.Pending + rem.Sending
 	}
 	prog := a.startProgress(c.Name, "msg", func() progressSample {
 		s := eng.Stats()
-		return progressSample{
+		p := progressSample{
 			done: s.Accepted + s.Failed + s.Skipped, total: left,
 			note:  fmt.Sprintf("(failed %d, skipped %d, in doubt %d)", s.Failed, s.Skipped, s.InDoubt),
 			attrs: []any{"failed", s.Failed, "in_doubt", s.InDoubt},
 		}
+		if !s.WaitingUntil.IsZero() {
+			p.note = "waiting: " + s.WaitingFor
+			p.attrs = append(p.attrs, "waiting", s.WaitingFor)
+		}
+		return p
 	})
 	sum, err := eng.Run(ctx, a.hard, name)
 	prog.stop()
@@ -138,11 +147,35 @@ func (f *sendFlags) engineConfig(concurrency int, log *slog.Logger) send.Config 
 		SafetyWindow:   f.safetyWindow,
 		Heartbeat:      f.heartbeat,
 		Logger:         log,
+		NoWait:         f.noWait,
 	}
 	if f.safetyWindow == 0 { // on the command line, 0 means none at all (the simulator)
 		cfg.SafetyWindow = send.NoSafetyWindow
 	}
 	return cfg
+}
+
+// hintUnregistered says in one line, for each of the campaign's senders not
+// in the registry, that it sends at the campaign's own rate and how to
+// register it so that its throughput is shared by every campaign.
+func (a *app) hintUnregistered(ctx context.Context, st *store.Store, c *campaign.Campaign) {
+	uses, err := st.SenderUses(ctx, time.Now(), sendStale, c.Senders()...)
+	if err != nil {
+		return
+	}
+	known := map[string]bool{}
+	for _, u := range uses {
+		known[u.ID] = true
+	}
+	for _, id := range c.Senders() {
+		if !known[id] {
+			rate := fmt.Sprintf("the campaign's --rate (%g/s)", c.Rate)
+			if c.Rate == 0 {
+				rate = fmt.Sprintf("%d segments/s", campaign.DefaultRate)
+			}
+			a.log.Info(fmt.Sprintf("sender %s is not registered: it sends at %s; to share its real throughput among campaigns run: smsblast senders set %s --mps N", id, rate, id))
+		}
+	}
 }
 
 func (a *app) printSummary(sum *send.Summary, asJSON bool) {
@@ -159,6 +192,11 @@ func (a *app) printSummary(sum *send.Summary, asJSON bool) {
 		fmt.Fprintf(a.stdout, "campaign %q completed\n", sum.Campaign)
 	case sum.Paused:
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s\n", sum.Campaign, sum.StatusReason)
+	case sum.Held:
+		fmt.Fprintf(a.stdout, "campaign %q: all that is left is held; not waiting (--no-wait)\n", sum.Campaign)
+		for _, h := range sum.Holds {
+			fmt.Fprintf(a.stdout, "  held: %s\n", h)
+		}
 	default:
 		fmt.Fprintf(a.stdout, "campaign %q interrupted: run 'smsblast send %s' to resume\n", sum.Campaign, sum.Campaign)
 	}
