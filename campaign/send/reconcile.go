@@ -128,13 +128,12 @@ func reviewReason(m *twilio.Message, n int) string {
 	if m.Status != "" {
 		b.WriteString(", status " + m.Status)
 	}
-	b.WriteString(", to this number from this campaign's sender, but Twilio redacts its body (message redaction),")
-	b.WriteString(" so it may be this recipient's text or another one sent to the same number")
+	b.WriteString(", to this number from this campaign's sender, with its body redacted (message redaction):")
+	b.WriteString(" it may be this recipient's text or another one sent to the same number")
 	if n > 1 {
 		fmt.Fprintf(&b, " (%d such messages; this is the newest)", n)
 	}
-	b.WriteString(". Check whether the recipient got this campaign's text (your records of the account, the recipient),")
-	b.WriteString(" then run 'smsblast resolve' with --sent or --not-sent")
+	b.WriteString(". Check whether the recipient got this campaign's text, then run 'smsblast resolve' with --sent or --not-sent")
 	return b.String()
 }
 

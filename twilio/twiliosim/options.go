@@ -168,7 +168,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.Reorder, "reorder", o.Reorder, "`fraction` of callbacks delivered out of order")
 	fs.IntVar(&o.CallbackRetries, "callback-retries", o.CallbackRetries, "retries of a failed callback (0 = 3, negative = none)")
 	fs.DurationVar(&o.ListLag, "list-lag", o.ListLag, "how long a new message stays out of list results")
-	fs.Var(&o.Redact, "redact", "Twilio's Message Redaction in list and fetch answers: body, phone (last four digits → XXXX), body,phone or none")
+	fs.Var(&o.Redact, "redact", "`LIST` of what Twilio's Message Redaction hides in list and fetch answers: body, phone (last four digits → XXXX), or none")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed for every random draw, so a run replays")
 }
 
