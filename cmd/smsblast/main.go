@@ -81,7 +81,7 @@ type commandGroup struct {
 func commandTable() []commandGroup {
 	return []commandGroup{
 		{"Start here", []*command{demoCommand()}},
-		{"Campaigns", []*command{importCommand(), sendCommand(), statusCommand(), pauseCommand(), cancelCommand(), retryCommand(), reportCommand()}},
+		{"Campaigns", []*command{importCommand(), sendCommand(), statusCommand(), pauseCommand(), cancelCommand(), retryCommand(), resolveCommand(), reportCommand()}},
 		{"Delivery results", []*command{serveCommand()}},
 		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},
 	}
