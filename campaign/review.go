@@ -45,7 +45,7 @@ type Resolution struct {
 	// (true), or nothing was sent to them (false).
 	Sent       bool       `json:"sent"`
 	Recipients []Resolved `json:"recipients"`
-	// Resumed is set when recipients went back to pending in a completed
+	// Paused is set when recipients went back to pending in a completed
 	// campaign, which was paused so that send resumes it.
-	Resumed bool `json:"campaign_paused_for_send"`
+	Paused bool `json:"campaign_paused"`
 }

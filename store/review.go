@@ -135,7 +135,7 @@ func (s *Store) Resolve(ctx context.Context, campaignID int64, sent bool, phones
 			if err != nil {
 				return err
 			}
-			res.Resumed = tag.RowsAffected() == 1
+			res.Paused = tag.RowsAffected() == 1
 		}
 		return nil
 	})

@@ -130,7 +130,7 @@ func runResolve(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	}
 	tw.Flush()
 	if !*sent {
-		if res.Resumed {
+		if res.Paused {
 			fmt.Fprintf(a.stdout, "the campaign was completed and is now paused; ")
 		}
 		fmt.Fprintf(a.stdout, "run 'smsblast send %s' to send them\n", c.Name)

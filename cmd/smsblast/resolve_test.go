@@ -179,7 +179,7 @@ func TestResolveCLI(t *testing.T) {
 	var res resolveJSON
 	code, out, _ = runApp(t, env, "resolve", "rv", "--not-sent", "+14155550102", "--json")
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res.Resolution == nil ||
-		len(res.Recipients) != 1 || res.Recipients[0].Status != campaign.Pending || !res.Resumed {
+		len(res.Recipients) != 1 || res.Recipients[0].Status != campaign.Pending || !res.Paused {
 		t.Fatalf("resolve --not-sent --json: exit %d, %v: %s", code, err, out)
 	}
 	code, out, _ = runApp(t, env, "status", "rv")
