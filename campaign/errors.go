@@ -16,6 +16,8 @@ var (
 	ErrCompleted = errors.New("campaign is completed")
 	// ErrPaused: the campaign was paused (by a user or a campaign-level Twilio error).
 	ErrPaused = errors.New("campaign is paused")
+	// ErrNotInReview: a recipient named for a decision is not waiting for one.
+	ErrNotInReview = errors.New("recipient is not in review")
 )
 
 // Sentinel errors of campaign settings and imports.

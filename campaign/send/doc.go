@@ -40,6 +40,12 @@
 //     passed (time for Twilio's list to show a message created by a request
 //     that was still being processed): back to 'pending'. Not found yet: look
 //     again later. A row is never re-sent blind and never dropped.
+//     Where the list cannot settle it — a message to the same recipient from
+//     the same sender inside the window, whose body the account's message
+//     redaction removed — the row goes, after the safety window, to
+//     'review': neither re-sent nor counted as sent until a person decides
+//     (smsblast resolve). A body that is there and differs is another
+//     message; an exact match anywhere in the window still wins.
 //
 //  5. The database is the checkpoint. 'pending' rows are the work left and
 //     'sending' rows the work in doubt; there is no cursor. Claims use the

@@ -170,7 +170,9 @@ func New(st campaign.SendStore, tw Messenger, cfg Config) (*Engine, error) {
 // Summary is what one Run did.
 type Summary struct {
 	Campaign string
-	// Done: no recipient is left pending or sending; the campaign is completed.
+	// Done: no recipient is left pending or sending; the campaign is
+	// completed. Recipients in review do not hold it back: nothing is left
+	// to send, and a person settles them (smsblast resolve).
 	Done bool
 	// AlreadyDone: the campaign was completed before this run started.
 	AlreadyDone bool

@@ -17,6 +17,7 @@ type Stats struct {
 	InDoubt  int64 // answers lost (5xx, timeouts)
 	Found    int64 // in-doubt rows whose message Twilio had
 	Requeued int64 // in-doubt rows whose message Twilio did not have
+	Review   int64 // in-doubt rows left for a person: a message that may be theirs cannot be compared
 	Released int64 // claimed rows given back unsent (stop, throttle, lease)
 
 	// TransportErrors counts requests that got no answer at all (refused,
@@ -38,14 +39,14 @@ type Stats struct {
 }
 
 type counters struct {
-	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, released, transportErrors atomic.Int64
+	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, review, released, transportErrors atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Claimed: c.claimed.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(),
 		Skipped: c.skipped.Load(), Retried: c.retried.Load(), InDoubt: c.inDoubt.Load(),
-		Found: c.found.Load(), Requeued: c.requeued.Load(), Released: c.released.Load(),
+		Found: c.found.Load(), Requeued: c.requeued.Load(), Review: c.review.Load(), Released: c.released.Load(),
 		TransportErrors: c.transportErrors.Load(),
 	}
 }

@@ -134,7 +134,16 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	if sum == nil {
 		return err
 	}
-	a.printSummary(sum, f.json)
+	// Recipients in review do not keep a campaign from completing, so say
+	// when a person has some to settle (one count, when the run ends).
+	var review int64
+	if sum.Done {
+		var cerr error
+		if review, cerr = st.CountInReview(context.WithoutCancel(ctx), c.ID); cerr != nil {
+			a.log.Warn("count recipients in review", "err", cerr)
+		}
+	}
+	a.printSummary(sum, review, f.json)
 	return err
 }
 
@@ -178,11 +187,15 @@ func (a *app) hintUnregistered(ctx context.Context, st *store.Store, c *campaign
 	}
 }
 
-func (a *app) printSummary(sum *send.Summary, asJSON bool) {
+func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 	if asJSON {
-		writeJSON(a.stdout, sum)
+		writeJSON(a.stdout, struct {
+			*send.Summary
+			NeedsReview int64 `json:"needs_review"`
+		}{sum, review})
 		return
 	}
+	defer a.printNeedsReview(sum.Campaign, review)
 	s := sum.Stats
 	switch {
 	case sum.AlreadyDone:
@@ -200,6 +213,6 @@ func (a *app) printSummary(sum *send.Summary, asJSON bool) {
 	default:
 		fmt.Fprintf(a.stdout, "campaign %q interrupted: run 'smsblast send %s' to resume\n", sum.Campaign, sum.Campaign)
 	}
-	fmt.Fprintf(a.stdout, "this run: %d accepted, %d failed, %d skipped (opted out), %d retried, %d in doubt (%d found, %d requeued) in %v\n",
-		s.Accepted, s.Failed, s.Skipped, s.Retried, s.InDoubt, s.Found, s.Requeued, sum.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "this run: %d accepted, %d failed, %d skipped (opted out), %d retried, %d in doubt (%d found, %d requeued, %d for review) in %v\n",
+		s.Accepted, s.Failed, s.Skipped, s.Retried, s.InDoubt, s.Found, s.Requeued, s.Review, sum.Elapsed.Round(time.Millisecond))
 }

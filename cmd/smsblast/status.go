@@ -24,7 +24,7 @@ func statusCommand() *command {
 // statusStates is the display order of recipient states.
 var statusStates = []campaign.RecipientStatus{
 	campaign.Pending, campaign.Sending, campaign.Accepted, campaign.Sent, campaign.Delivered,
-	campaign.Undelivered, campaign.Failed, campaign.Skipped,
+	campaign.Undelivered, campaign.Failed, campaign.Skipped, campaign.Review,
 }
 
 // statusJSON is the --json shape of one campaign's progress.
@@ -36,13 +36,16 @@ type statusJSON struct {
 	Rate         float64                            `json:"configured_rate"`
 	Total        int64                              `json:"total"`
 	Counts       map[campaign.RecipientStatus]int64 `json:"counts"`
-	CurrentRate  float64                            `json:"current_rate"`
-	AverageRate  float64                            `json:"average_rate"`
-	ETASeconds   float64                            `json:"eta_seconds"`
-	LiveWorkers  int                                `json:"live_workers"`
-	FirstSentAt  *time.Time                         `json:"first_sent_at"`
-	LastSentAt   *time.Time                         `json:"last_sent_at"`
-	TopErrors    []campaign.ErrorCount              `json:"top_errors"`
+	// NeedsReview is counts["review"], always present: recipients only a
+	// person can settle (smsblast resolve).
+	NeedsReview int64                 `json:"needs_review"`
+	CurrentRate float64               `json:"current_rate"`
+	AverageRate float64               `json:"average_rate"`
+	ETASeconds  float64               `json:"eta_seconds"`
+	LiveWorkers int                   `json:"live_workers"`
+	FirstSentAt *time.Time            `json:"first_sent_at"`
+	LastSentAt  *time.Time            `json:"last_sent_at"`
+	TopErrors   []campaign.ErrorCount `json:"top_errors"`
 }
 
 func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
@@ -101,7 +104,7 @@ func toStatusJSON(p *campaign.Progress) statusJSON {
 		Campaign: p.Campaign.Name, Status: p.Campaign.Status, StatusReason: p.Campaign.StatusReason,
 		Sender: p.Campaign.Sender(), Rate: p.Campaign.Rate, Total: p.Total, Counts: p.Counts,
 		CurrentRate: p.CurrentRate, AverageRate: p.AverageRate, ETASeconds: p.ETA().Seconds(),
-		LiveWorkers: p.LiveWorkers, TopErrors: p.TopErrors,
+		LiveWorkers: p.LiveWorkers, TopErrors: p.TopErrors, NeedsReview: p.Counts[campaign.Review],
 	}
 	if s.TopErrors == nil {
 		s.TopErrors = []campaign.ErrorCount{}
@@ -127,6 +130,9 @@ func (a *app) printProgress(p *campaign.Progress) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	for _, s := range statusStates {
 		n := p.Counts[s]
+		if n == 0 && s == campaign.Review {
+			continue // exceptional: shown only when there is something to do
+		}
 		pct := 0.0
 		if p.Total > 0 {
 			pct = 100 * float64(n) / float64(p.Total)
@@ -139,6 +145,7 @@ func (a *app) printProgress(p *campaign.Progress) {
 		fmt.Fprintf(a.stdout, ", ETA %v", eta)
 	}
 	fmt.Fprintln(a.stdout)
+	a.printNeedsReview(c.Name, p.Counts[campaign.Review])
 	if len(p.TopErrors) > 0 {
 		fmt.Fprintln(a.stdout, "top errors:")
 		tw = tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
@@ -146,5 +153,13 @@ func (a *app) printProgress(p *campaign.Progress) {
 			fmt.Fprintf(tw, "  %d\t%d\t%s\n", e.Code, e.Count, e.Description)
 		}
 		tw.Flush()
+	}
+}
+
+// printNeedsReview says, when there are any, how many recipients wait for a
+// person's decision and how to make it.
+func (a *app) printNeedsReview(name string, n int64) {
+	if n > 0 {
+		fmt.Fprintf(a.stdout, "%d recipients need review (Twilio's list shows a message that may be theirs, body redacted): smsblast resolve %s\n", n, name)
 	}
 }

@@ -16,8 +16,10 @@
 // answered with 429/20429, injected 5xx and 429 answers (which create
 // nothing), responses lost after the message was created (the case that makes
 // resuming hard), per-sender throughput with a queue that overflows into
-// 21611, an eventually consistent list, callbacks that fail, retry and arrive
-// out of order. All randomness comes from [Options.Seed].
+// 21611, an eventually consistent list, an account with Message Redaction
+// (bodies and recipients' numbers hidden from list and fetch answers),
+// callbacks that fail, retry and arrive out of order. All randomness comes
+// from [Options.Seed].
 //
 // Where Twilio's behaviour is not documented, the simulator picks the reading
 // that is harder on the client (fewer matches from a list filter, stricter

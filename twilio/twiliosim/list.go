@@ -190,6 +190,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		hasPrev = lq.page > 0
 	}
 	s.mu.Unlock()
+	// Redact the page's copies, not the stored messages: filters above
+	// matched the real numbers, and paging tokens use sids only.
+	for i := range page {
+		s.opts.Redact.apply(&page[i])
+	}
 
 	s.writeList(w, &lq, page, hasNext, hasPrev && len(page) > 0)
 }
@@ -274,6 +279,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, sid string) {
 		s.writeError(w, codeNotFound, "The requested resource "+r.URL.Path+" was not found")
 		return
 	}
+	s.opts.Redact.apply(&m)
 	bp := bufPool.Get().(*[]byte)
 	b := appendMessage((*bp)[:0], &m)
 	writeJSON(w, http.StatusOK, b)

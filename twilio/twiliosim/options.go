@@ -122,6 +122,10 @@ type Options struct {
 	// list is eventually consistent. Fetch by SID sees it at once.
 	ListLag time.Duration
 
+	// Redact turns on Twilio's Message Redaction: bodies, recipients'
+	// numbers, or both, removed from list and fetch answers (see Redaction).
+	Redact Redaction
+
 	// Seed seeds every random draw (latency jitter, fault injection,
 	// undelivered outcomes, reordering, message SIDs), so a run replays.
 	// Draws come from one mutex-guarded source in the order requests reach
@@ -143,7 +147,7 @@ type Options struct {
 // --latency --jitter --max-concurrency --fail-5xx --fail-429
 // --lose-response --lose-mode --sender-mps --queue-seconds --deliver-after
 // --undelivered --fail --callbacks --reorder --callback-retries --list-lag
-// --api-key --seed. Defaults are o's current values (callbacks on).
+// --redact --api-key --seed. Defaults are o's current values (callbacks on).
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.AccountSID, "account-sid", o.AccountSID, "account `SID` to accept (AC + 32 hex; random when empty)")
 	fs.StringVar(&o.AuthToken, "auth-token", o.AuthToken, "auth `token` to accept (random when empty)")
@@ -164,6 +168,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.Reorder, "reorder", o.Reorder, "`fraction` of callbacks delivered out of order")
 	fs.IntVar(&o.CallbackRetries, "callback-retries", o.CallbackRetries, "retries of a failed callback (0 = 3, negative = none)")
 	fs.DurationVar(&o.ListLag, "list-lag", o.ListLag, "how long a new message stays out of list results")
+	fs.Var(&o.Redact, "redact", "`LIST` of what Twilio's Message Redaction hides in list and fetch answers: body, phone (last four digits → XXXX), or none")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed for every random draw, so a run replays")
 }
 
