@@ -17,6 +17,9 @@ type Progress struct {
 	// LiveWorkers is how many send processes heartbeat on the campaign.
 	LiveWorkers int
 	TopErrors   []ErrorCount
+	// Holds say why pending recipients wait, and until when (filled by
+	// whoever reads the registry; see SenderHolds).
+	Holds []Hold
 }
 
 // ErrorCount is how many recipients ended with one Twilio error code.

@@ -142,8 +142,11 @@ type Decision struct {
 	Reserve bool
 	// Sticky records Sender as the phone's sticky sender.
 	Sticky bool
-	// HoldUntil leaves it pending, not offered again before this time.
+	// HoldUntil leaves it pending, not offered again before this time;
+	// Hold says why (Sender, when set, is recorded as the sender it waits
+	// for).
 	HoldUntil time.Time
+	Hold      HoldReason
 	// Skip marks it skipped, with this reason in error_message.
 	Skip string
 }

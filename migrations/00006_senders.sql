@@ -80,12 +80,15 @@ ALTER TABLE campaigns ADD COLUMN sender_pool text[]
 -- unregistered sender sends at 10 segments/s).
 ALTER TABLE campaigns ALTER COLUMN rate DROP NOT NULL, ALTER COLUMN rate DROP DEFAULT;
 
--- The number a recipient is sent from (NULL: the campaign's only sender), and
--- the day of that sender's daily cap its segments were reserved against.
-ALTER TABLE recipients ADD COLUMN sender text, ADD COLUMN reserved_day date;
+-- The number a recipient is sent from (NULL until first claimed), the day of
+-- that sender's daily cap its segments were reserved against, and why a
+-- pending recipient waits past its due time (next_attempt_at is then when it
+-- may go): its sender's daily cap, so that raising the cap releases it.
+ALTER TABLE recipients ADD COLUMN sender text, ADD COLUMN reserved_day date,
+    ADD COLUMN hold text CHECK (hold IN ('daily_cap'));
 
 -- +goose Down
-ALTER TABLE recipients DROP COLUMN reserved_day, DROP COLUMN sender;
+ALTER TABLE recipients DROP COLUMN hold, DROP COLUMN reserved_day, DROP COLUMN sender;
 UPDATE campaigns SET rate = 10 WHERE rate IS NULL;
 ALTER TABLE campaigns ALTER COLUMN rate SET DEFAULT 10, ALTER COLUMN rate SET NOT NULL;
 ALTER TABLE campaigns DROP COLUMN geomatch, DROP COLUMN sender_pool;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,6 +125,7 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 	holds := make([]*time.Time, n)
 	reasons := make([]*string, n)
 	reserveDays := make([]*time.Time, n)
+	holdReasons := make([]*string, n)
 	reserved := map[string]int64{}
 	var stickyPhones, stickySenders []string
 	for i, d := range ds {
@@ -135,6 +137,13 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 			counts.Skipped++
 		case !d.HoldUntil.IsZero():
 			kinds[i], holds[i] = "hold", &d.HoldUntil
+			if d.Sender != "" {
+				senders[i] = &d.Sender
+			}
+			if d.Hold != "" {
+				reason := holdColumn(d.Hold)
+				holdReasons[i] = &reason
+			}
 			counts.Held++
 		default:
 			kinds[i], senders[i] = "claim", &d.Sender
@@ -165,13 +174,14 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 			next_attempt_at  = coalesce(u.hold_until, r.next_attempt_at),
 			sender           = coalesce(u.sender, r.sender),
 			reserved_day     = CASE WHEN u.kind = 'claim' THEN u.reserve_day ELSE r.reserved_day END,
+			hold             = u.hold,
 			error_message    = coalesce(u.reason, r.error_message),
 			updated_at       = now()
-		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::date[])
-		     AS u(id, kind, sender, hold_until, reason, reserve_day)
+		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::date[], $9::text[])
+		     AS u(id, kind, sender, hold_until, reason, reserve_day, hold)
 		WHERE r.id = u.id AND u.kind = ANY ('{claim,hold,skip}')
 		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, r.sender, u.kind = 'claim'`,
-		req.WorkerID, req.Lease, ids, kinds, senders, holds, reasons, reserveDays)
+		req.WorkerID, req.Lease, ids, kinds, senders, holds, reasons, reserveDays, holdReasons)
 	if len(reserved) > 0 {
 		rs := slices.Sorted(maps.Keys(reserved))
 		days := make([]time.Time, len(rs))
@@ -229,6 +239,28 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 		}
 	}
 	return claims, counts, br.Close()
+}
+
+// holdColumn is recipients.hold for a hold reason.
+func holdColumn(r campaign.HoldReason) string {
+	return strings.ReplaceAll(string(r), " ", "_")
+}
+
+// ReleaseHolds makes due now the pending recipients held back for reason
+// (waiting for sender's daily cap to reset, say) after the cause went away
+// (the cap was raised). Held rows are dated in the future, so this reads
+// only the future part of each campaign's pending index.
+func (s *Store) ReleaseHolds(ctx context.Context, sender string, reason campaign.HoldReason) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE recipients r SET next_attempt_at = now(), hold = NULL, updated_at = now()
+		FROM campaigns c
+		WHERE r.campaign_id = c.id AND c.status NOT IN ('completed', 'canceled')
+		  AND r.status = 'pending' AND r.next_attempt_at > now() AND r.hold = $2 AND r.sender = $1`,
+		sender, holdColumn(reason))
+	if err != nil {
+		return 0, fmt.Errorf("release recipients held by %s of %s: %w", reason, sender, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // capDayArrays turns cap days into parallel arrays in sender order.

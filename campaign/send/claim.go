@@ -54,13 +54,25 @@ func (r *run) decide(snap *senderSnapshot, st *campaign.ClaimState) []campaign.D
 			continue
 		}
 		if used[d.Sender]+int64(c.Segments) > u.DailyCap {
-			*d = campaign.Decision{HoldUntil: u.ResetsAt}
+			*d = campaign.Decision{Sender: d.Sender, HoldUntil: u.ResetsAt, Hold: campaign.HoldDailyCap}
 			continue
 		}
 		used[d.Sender] += int64(c.Segments)
 		d.Reserve = true
 	}
 	return out
+}
+
+// allCapped reports whether every sender of the campaign has used its daily
+// cap: then nothing is claimed at all (rather than every due recipient being
+// read and held, one write each) until the cap day ends or a cap is raised.
+func (s *senderSnapshot) allCapped(c *campaign.Campaign) bool {
+	for _, id := range c.Senders() {
+		if u := s.uses[id]; u == nil || !u.Capped() {
+			return false
+		}
+	}
+	return true
 }
 
 // pickSender is the number a recipient is sent from: its sticky sender when

@@ -435,6 +435,13 @@ func (r *run) claimer() {
 			sleepCtx(r.soft, 5*time.Millisecond)
 			continue
 		}
+		if r.senders.Load().allCapped(r.c) {
+			r.working.Store(false)
+			if r.heldBack() {
+				return
+			}
+			continue
+		}
 		t0 := r.now()
 		// A stop must not cancel a claim in flight: the database may have
 		// committed it before the cancel arrives, and the rows would then
@@ -532,9 +539,33 @@ func (r *run) finished() bool {
 	return false
 }
 
-// holdsNow says why the pending recipients wait: the daily caps used up, or
-// else their retry back-off.
+// heldBack handles a campaign whose every sender has used its daily cap:
+// with NoWait the run stops, saying until when; otherwise it waits a
+// heartbeat (which follows the caps: a new cap day, a raised cap).
+func (r *run) heldBack() bool {
+	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
+	if err != nil {
+		if r.soft.Err() == nil {
+			r.e.log.Warn("count remaining recipients", "err", err)
+			sleepCtx(r.soft, time.Second)
+		}
+		return false
+	}
+	holds := r.holdsNow(rem)
+	if r.e.cfg.NoWait {
+		r.holdsLeft.Store(&holds)
+		r.e.log.Info("all that is left is held; not waiting (--no-wait)", "holds", holdsText(holds))
+		return true
+	}
+	r.waiting(holds)
+	sleepCtx(r.soft, r.e.cfg.Heartbeat)
+	return false
+}
+
+// holdsNow says why the pending recipients wait: the daily caps used up
+// (as a heartbeat reads them now), or else their retry back-off.
 func (r *run) holdsNow(rem campaign.Remaining) []campaign.Hold {
+	r.beat(r.soft)
 	holds := campaign.SenderHolds(r.c, r.senders.Load().uses)
 	if len(holds) == 1 && len(r.c.Senders()) == 1 {
 		holds[0].Recipients = rem.Pending

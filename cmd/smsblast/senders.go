@@ -93,6 +93,9 @@ func runSenders(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		if err := st.RemoveSender(ctx, pos[1]); err != nil {
 			return err
 		}
+		if _, err := st.ReleaseHolds(ctx, pos[1], campaign.HoldDailyCap); err != nil {
+			return err
+		}
 		if *asJSON {
 			writeJSON(a.stdout, map[string]any{"removed": pos[1]})
 		} else {
@@ -190,8 +193,15 @@ func (a *app) setSender(ctx context.Context, st *store.Store, sd campaign.Sender
 	if err := st.SetSender(ctx, sd); err != nil {
 		return err
 	}
+	// Recipients held back by the old cap may go now, if the new one lets them.
+	var released int64
+	if before != nil && before.DailyCap > 0 && (sd.DailyCap == 0 || sd.DailyCap > before.DailyCap || sd.CapZone != before.CapZone) {
+		if released, err = st.ReleaseHolds(ctx, sd.ID, campaign.HoldDailyCap); err != nil {
+			return err
+		}
+	}
 	if asJSON {
-		out := map[string]any{"before": nil, "after": registrationJSON(sd)}
+		out := map[string]any{"before": nil, "after": registrationJSON(sd), "released": released}
 		if before != nil {
 			out["before"] = registrationJSON(*before)
 		}
@@ -207,6 +217,9 @@ func (a *app) setSender(ctx context.Context, st *store.Store, sd campaign.Sender
 		fmt.Fprintf(a.stdout, ", at most %d segments a day (the day ends at midnight %s)", sd.DailyCap, sd.CapZone)
 	}
 	fmt.Fprintln(a.stdout)
+	if released > 0 {
+		fmt.Fprintf(a.stdout, "%d recipients held by the old cap may be sent now\n", released)
+	}
 	return nil
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/store"
 )
 
 func statusCommand() *command {
@@ -46,6 +48,8 @@ type statusJSON struct {
 	FirstSentAt *time.Time            `json:"first_sent_at"`
 	LastSentAt  *time.Time            `json:"last_sent_at"`
 	TopErrors   []campaign.ErrorCount `json:"top_errors"`
+	// Holds say why pending recipients wait and until when.
+	Holds []campaign.Hold `json:"holds"`
 }
 
 func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
@@ -76,7 +80,7 @@ func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		if err != nil {
 			return err
 		}
-		p, err := st.Progress(ctx, c)
+		p, err := a.progress(ctx, st, c)
 		if err != nil {
 			return err
 		}
@@ -105,6 +109,10 @@ func toStatusJSON(p *campaign.Progress) statusJSON {
 		Sender: p.Campaign.Sender(), Rate: p.Campaign.Rate, Total: p.Total, Counts: p.Counts,
 		CurrentRate: p.CurrentRate, AverageRate: p.AverageRate, ETASeconds: p.ETA().Seconds(),
 		LiveWorkers: p.LiveWorkers, TopErrors: p.TopErrors, NeedsReview: p.Counts[campaign.Review],
+		Holds: p.Holds,
+	}
+	if s.Holds == nil {
+		s.Holds = []campaign.Hold{}
 	}
 	if s.TopErrors == nil {
 		s.TopErrors = []campaign.ErrorCount{}
@@ -125,8 +133,12 @@ func (a *app) printProgress(p *campaign.Progress) {
 		state += fmt.Sprintf(" (no sender is running: 'smsblast send %s' resumes it)", c.Name)
 	}
 	fmt.Fprintf(a.stdout, "campaign %s: %s\n", c.Name, state)
-	fmt.Fprintf(a.stdout, "sender %s, rate %g/s, %d recipients, %d sender process(es) running\n",
-		c.Sender(), c.Rate, p.Total, p.LiveWorkers)
+	rate := "its senders' rate"
+	if c.Rate > 0 {
+		rate = fmt.Sprintf("rate %g/s", c.Rate)
+	}
+	fmt.Fprintf(a.stdout, "sender %s, %s, %d recipients, %d sender process(es) running\n",
+		strings.Join(c.Senders(), ","), rate, p.Total, p.LiveWorkers)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	for _, s := range statusStates {
 		n := p.Counts[s]
@@ -145,6 +157,9 @@ func (a *app) printProgress(p *campaign.Progress) {
 		fmt.Fprintf(a.stdout, ", ETA %v", eta)
 	}
 	fmt.Fprintln(a.stdout)
+	for _, h := range p.Holds {
+		fmt.Fprintf(a.stdout, "held: %s\n", h)
+	}
 	a.printNeedsReview(c.Name, p.Counts[campaign.Review])
 	if len(p.TopErrors) > 0 {
 		fmt.Fprintln(a.stdout, "top errors:")
@@ -154,6 +169,31 @@ func (a *app) printProgress(p *campaign.Progress) {
 		}
 		tw.Flush()
 	}
+}
+
+// progress reads a campaign's progress with what holds its pending
+// recipients back: the daily caps of its senders that are used up.
+func (a *app) progress(ctx context.Context, st *store.Store, c *campaign.Campaign) (*campaign.Progress, error) {
+	p, err := st.Progress(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if p.Counts[campaign.Pending] == 0 || c.Status == campaign.StatusCompleted || c.Status == campaign.StatusCanceled {
+		return p, nil
+	}
+	uses, err := st.SenderUses(ctx, time.Now(), sendStale, c.Senders()...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*campaign.SenderUse, len(uses))
+	for _, u := range uses {
+		byID[u.ID] = u
+	}
+	p.Holds = campaign.SenderHolds(c, byID)
+	if len(p.Holds) == 1 && len(c.Senders()) == 1 {
+		p.Holds[0].Recipients = p.Counts[campaign.Pending]
+	}
+	return p, nil
 }
 
 // printNeedsReview says, when there are any, how many recipients wait for a
