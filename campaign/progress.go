@@ -17,9 +17,11 @@ type Progress struct {
 	// LiveWorkers is how many send processes heartbeat on the campaign.
 	LiveWorkers int
 	TopErrors   []ErrorCount
-	// Holds say why pending recipients wait, and until when (filled by
+	// Holds say why pending recipients wait, and until when; Senders are
+	// the campaign's registered senders with their usage (both filled by
 	// whoever reads the registry; see SenderHolds).
-	Holds []Hold
+	Holds   []Hold
+	Senders []*SenderUse
 }
 
 // ErrorCount is how many recipients ended with one Twilio error code.

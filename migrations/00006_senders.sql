@@ -42,7 +42,10 @@ CREATE TABLE sender_queue (
     delay       interval NOT NULL,
     samples     integer NOT NULL,
     factor      double precision NOT NULL DEFAULT 1 CHECK (factor > 0 AND factor <= 1),
-    observed_at timestamptz NOT NULL DEFAULT now()
+    observed_at timestamptz NOT NULL DEFAULT now(),
+    -- The factor moves at most once per 30 seconds: the queue needs that
+    -- long to show what the last change did.
+    factor_changed_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Each live send process's use of each sender: its campaign, whether it has

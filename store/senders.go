@@ -259,3 +259,53 @@ func (s *Store) SenderCampaigns(ctx context.Context) (map[string][]string, error
 	}
 	return out, nil
 }
+
+// ObserveSenderQueues measures, from the 'sent' status callbacks of the last
+// window, how long Twilio held each registered sender's messages before
+// sending them (90th percentile of callback time less the time Twilio took
+// the message), and moves each sender's factor like AIMD: over the sender's
+// max_queue_delay, the declared MPS is too high and the factor drops by 30%
+// (not below 0.1); under half of it, the factor climbs back by 0.1 towards
+// 1. Each moves at most once per 30 seconds, however many `serve` processes
+// observe at once (they all compute from the same previous row). It returns
+// how many senders were observed.
+//
+// The callbacks are found through message_events' time order and joined to
+// their recipients by message_sid; only the last window of events is read.
+func (s *Store) ObserveSenderQueues(ctx context.Context, window time.Duration) (int, error) {
+	tag, err := s.pool.Exec(ctx, `
+		WITH d AS (
+			SELECT coalesce(r.sender, c.from_number, c.messaging_service_sid) AS sender,
+			       percentile_cont(0.9) WITHIN GROUP (ORDER BY e.received_at - r.sent_at) AS delay,
+			       count(*) AS n
+			FROM message_events e
+			JOIN recipients r ON r.message_sid = e.message_sid
+			JOIN campaigns c ON c.id = r.campaign_id
+			WHERE e.received_at > now() - $1::interval AND e.status = 'sent' AND r.sent_at IS NOT NULL
+			GROUP BY 1
+		), next AS (
+			SELECT d.sender, greatest(d.delay, interval '0') AS delay, d.n,
+			       coalesce(q.factor, 1) AS factor,
+			       CASE
+			         WHEN q.factor_changed_at > now() - interval '30 seconds' THEN coalesce(q.factor, 1)
+			         WHEN d.delay > sd.max_queue_delay THEN greatest(0.1, coalesce(q.factor, 1) * 0.7)
+			         WHEN d.delay < sd.max_queue_delay / 2 THEN least(1, coalesce(q.factor, 1) + 0.1)
+			         ELSE coalesce(q.factor, 1)
+			       END AS new_factor,
+			       q.factor_changed_at
+			FROM d
+			JOIN senders sd ON sd.sender = d.sender
+			LEFT JOIN sender_queue q ON q.sender = d.sender
+		)
+		INSERT INTO sender_queue AS q (sender, delay, samples, factor, observed_at, factor_changed_at)
+		SELECT sender, delay, n, new_factor, now(),
+		       CASE WHEN new_factor <> factor OR factor_changed_at IS NULL THEN now() ELSE factor_changed_at END
+		FROM next
+		ON CONFLICT (sender) DO UPDATE SET
+			delay = excluded.delay, samples = excluded.samples, observed_at = excluded.observed_at,
+			factor = excluded.factor, factor_changed_at = excluded.factor_changed_at`, window)
+	if err != nil {
+		return 0, fmt.Errorf("observe sender queues: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

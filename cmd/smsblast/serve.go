@@ -56,8 +56,12 @@ func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	publicURL := fs.String("public-url", "", "the URL Twilio calls, scheme://host[:port][/prefix], for signatures (default: from the Host header)")
 	statsTTL := fs.Duration("metrics-cache", 10*time.Second, "how long /metrics reuses its database reads")
+	queueCheck := fs.Duration("queue-check", 10*time.Second, "how often to measure each registered sender's queue delay from the callbacks (the queue-delay guard)")
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *queueCheck < time.Second {
+		return usagef("--queue-check must be at least 1s, not %v", *queueCheck)
 	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
@@ -88,9 +92,45 @@ func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	go a.watchSenderQueues(ctx, st, *queueCheck)
 	a.log.Info("serving Twilio webhooks", "addr", ln.Addr().String(),
 		"status", "/twilio/status", "inbound", "/twilio/inbound", "health", "/healthz", "metrics", "/metrics")
 	return a.serveHTTP(ctx, ln, wh.routes())
+}
+
+// watchSenderQueues is the queue-delay guard: every interval it measures,
+// from the status callbacks just received, how long Twilio holds each
+// registered sender's messages, and lets the store move each sender's MPS
+// factor (see store.ObserveSenderQueues); send processes read it at their
+// heartbeat. It logs when a sender is slowed down or recovers.
+func (a *app) watchSenderQueues(ctx context.Context, st *store.Store, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	factors := map[string]float64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := st.ObserveSenderQueues(ctx, max(interval, 30*time.Second)); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("measure sender queue delays", "err", err)
+			}
+			continue
+		}
+		uses, err := st.SenderUses(ctx, time.Now(), sendStale)
+		if err != nil {
+			continue
+		}
+		for _, u := range uses {
+			if f, ok := factors[u.ID]; ok && f != u.Factor {
+				a.log.Info("queue-delay guard: sender rate changed", "sender", u.ID, "queue_delay", u.QueueDelay.Round(time.Second),
+					"max_queue_delay", u.MaxQueueDelay, "sending_at_mps", round2(u.EffectiveMPS()), "declared_mps", u.MPS)
+			}
+			factors[u.ID] = u.Factor
+		}
+	}
 }
 
 // serveHTTP serves h on ln until ctx is canceled, then shuts down

@@ -50,6 +50,20 @@ type statusJSON struct {
 	TopErrors   []campaign.ErrorCount `json:"top_errors"`
 	// Holds say why pending recipients wait and until when.
 	Holds []campaign.Hold `json:"holds"`
+	// Senders are the campaign's registered senders: MPS, usage, guard.
+	Senders []senderStatus `json:"senders"`
+}
+
+// senderStatus is a registered sender in status --json.
+type senderStatus struct {
+	Sender       string    `json:"sender"`
+	MPS          float64   `json:"mps"`
+	EffectiveMPS float64   `json:"effective_mps"`
+	DailyCap     int64     `json:"daily_cap,omitempty"`
+	UsedToday    int64     `json:"used_today"`
+	ResetsAt     time.Time `json:"resets_at"`
+	QueueDelay   float64   `json:"queue_delay_seconds,omitempty"`
+	Notes        []string  `json:"notes,omitempty"`
 }
 
 func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
@@ -114,6 +128,12 @@ func toStatusJSON(p *campaign.Progress) statusJSON {
 	if s.Holds == nil {
 		s.Holds = []campaign.Hold{}
 	}
+	s.Senders = []senderStatus{}
+	for _, u := range p.Senders {
+		s.Senders = append(s.Senders, senderStatus{Sender: u.ID, MPS: u.MPS, EffectiveMPS: u.EffectiveMPS(),
+			DailyCap: u.DailyCap, UsedToday: u.Used, ResetsAt: u.ResetsAt, QueueDelay: u.QueueDelay.Seconds(),
+			Notes: senderHolds(u)})
+	}
 	if s.TopErrors == nil {
 		s.TopErrors = []campaign.ErrorCount{}
 	}
@@ -160,6 +180,17 @@ func (a *app) printProgress(p *campaign.Progress) {
 	for _, h := range p.Holds {
 		fmt.Fprintf(a.stdout, "held: %s\n", h)
 	}
+	for _, u := range p.Senders {
+		line := fmt.Sprintf("sender %s: %g MPS shared by its campaigns", u.ID, u.MPS)
+		if u.DailyCap > 0 {
+			line += fmt.Sprintf(", %d of %d segments today", u.Used, u.DailyCap)
+		}
+		if u.Factor > 0 && u.Factor < 1 {
+			line += fmt.Sprintf("; slowed to %g MPS: Twilio queues its messages for %v (over %v)",
+				round2(u.EffectiveMPS()), u.QueueDelay.Round(time.Second), u.MaxQueueDelay)
+		}
+		fmt.Fprintln(a.stdout, line)
+	}
 	a.printNeedsReview(c.Name, p.Counts[campaign.Review])
 	if len(p.TopErrors) > 0 {
 		fmt.Fprintln(a.stdout, "top errors:")
@@ -178,12 +209,13 @@ func (a *app) progress(ctx context.Context, st *store.Store, c *campaign.Campaig
 	if err != nil {
 		return nil, err
 	}
-	if p.Counts[campaign.Pending] == 0 || c.Status == campaign.StatusCompleted || c.Status == campaign.StatusCanceled {
-		return p, nil
-	}
 	uses, err := st.SenderUses(ctx, time.Now(), sendStale, c.Senders()...)
 	if err != nil {
 		return nil, err
+	}
+	p.Senders = uses
+	if p.Counts[campaign.Pending] == 0 || c.Status == campaign.StatusCompleted || c.Status == campaign.StatusCanceled {
+		return p, nil
 	}
 	byID := make(map[string]*campaign.SenderUse, len(uses))
 	for _, u := range uses {
