@@ -119,6 +119,9 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return nil
 	}
 	printImport(a.stdout, res)
+	if res.Created {
+		a.hintUnregistered(ctx, st, res.Campaign)
+	}
 	return nil
 }
 
