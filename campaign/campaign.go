@@ -61,6 +61,17 @@ type Campaign struct {
 	MaxAttempts int
 	// ValidityPeriod in seconds (1–36000); 0 leaves Twilio's default.
 	ValidityPeriod int
+	// StartAt: nothing is sent before it (zero: at once). StopAt: nothing
+	// is sent from it on, and what is unsent then expires (zero: never).
+	StartAt, StopAt time.Time
+	// TZ is the zone start and stop times were written in; it is also the
+	// window's zone for numbers without one (unless WindowTZ says).
+	TZ string
+	// Window is when recipients may be texted, in their local time.
+	Window Window
+	// WindowTZ is the window's zone for numbers with no usable zone of
+	// their own; empty: TZ.
+	WindowTZ string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }

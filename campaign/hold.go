@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -10,6 +11,8 @@ type HoldReason string
 
 // Hold reasons, as status and send's summary name them.
 const (
+	HoldStart    HoldReason = "before start"
+	HoldWindow   HoldReason = "outside send window"
 	HoldDailyCap HoldReason = "daily cap"
 	HoldRetry    HoldReason = "retry back-off"
 )
@@ -60,4 +63,53 @@ func SenderHolds(c *Campaign, uses map[string]*SenderUse) []Hold {
 		}
 	}
 	return holds
+}
+
+// WindowHolds are the pending recipients waiting for their send window at
+// t: pending counts them by time zones (as recipients.time_zones has them),
+// one Hold per group that is closed, with when it opens. Recipients whose
+// number spans several zones, or has none, are held apart (their Detail
+// says so). Stricter rules by prefix are not counted here: they hold more
+// recipients at claim time.
+func (c *Campaign) WindowHolds(pending map[string]int64, t time.Time) []Hold {
+	if c.Window.Any() {
+		return nil
+	}
+	var holds []Hold
+	for zones, n := range pending {
+		if n == 0 {
+			continue
+		}
+		p := c.PlaceOf("", zones, nil, t)
+		if p.Open(t) {
+			continue
+		}
+		h := Hold{Reason: HoldWindow, Recipients: n, Until: p.NextOpen(t)}
+		switch {
+		case p.Fallback && zones == "":
+			h.Zone = p.Zones[0].String()
+			h.Detail = fmt.Sprintf("outside send window %s (no time zone known: read in %s)", c.Window, h.Zone)
+		case p.Fallback:
+			h.Zone = p.Zones[0].String()
+			h.Detail = fmt.Sprintf("outside send window %s (zones that never share an open hour: read in %s)", c.Window, h.Zone)
+		case len(p.Zones) > 1:
+			h.Zone = p.Zones[0].String()
+			h.Detail = fmt.Sprintf("outside send window %s in some of their %d zones", c.Window, len(p.Zones))
+		default:
+			h.Zone = p.Zones[0].String()
+			h.Detail = fmt.Sprintf("outside send window %s in %s", c.Window, h.Zone)
+		}
+		holds = append(holds, h)
+	}
+	slices.SortFunc(holds, func(a, b Hold) int { return a.Until.Compare(b.Until) })
+	return holds
+}
+
+// StartHold is the hold of a campaign whose start is still ahead at t.
+func (c *Campaign) StartHold(t time.Time, pending int64) []Hold {
+	if !c.StartAt.After(t) {
+		return nil
+	}
+	return []Hold{{Reason: HoldStart, Recipients: pending, Until: c.StartAt, Zone: c.TZ,
+		Detail: "before start"}}
 }

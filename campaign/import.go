@@ -48,6 +48,8 @@ type ImportRow struct {
 	Line int
 	// Segments is how many SMS segments the rendered body takes.
 	Segments int
+	// TimeZones are the number's zones, comma-separated ("" when unknown).
+	TimeZones string
 }
 
 // ImportRowSource streams the rows to insert, in file order.

@@ -10,9 +10,10 @@ import (
 // so the engine's cost per message stays a fraction of a row write.
 type SendStore interface {
 	CampaignByName(ctx context.Context, name string) (*Campaign, error)
-	// StartCampaign moves a draft or paused campaign to running; it reports
-	// false (and changes nothing) when the campaign is completed or canceled.
-	StartCampaign(ctx context.Context, id int64) (bool, error)
+	// StartCampaign moves a draft, scheduled or paused campaign to running
+	// (to scheduled while now is before its start); it reports false (and
+	// changes nothing) when the campaign is completed or canceled.
+	StartCampaign(ctx context.Context, id int64, now time.Time) (bool, error)
 	// PauseCampaign pauses a running campaign, recording why.
 	PauseCampaign(ctx context.Context, id int64, reason string) error
 	// CompleteCampaign marks the campaign completed if no recipient is
@@ -47,6 +48,9 @@ type SendStore interface {
 	// Record writes outcomes in one transaction, each fenced on (worker,
 	// attempt), with their audit rows. It returns how many were applied.
 	Record(ctx context.Context, campaignID int64, workerID string, outcomes []Outcome) (int, error)
+	// ExpirePending ends the campaign's pending recipients as expired (its
+	// stop time passed) and returns how many.
+	ExpirePending(ctx context.Context, campaignID int64) (int64, error)
 	// Remaining counts the campaign's pending and sending recipients and
 	// when the next pending one is due.
 	Remaining(ctx context.Context, campaignID int64) (Remaining, error)
@@ -89,6 +93,10 @@ type Beat struct {
 	// Senders are the campaign's registered senders, by ID, with today's
 	// usage and every live process's share; unregistered senders are absent.
 	Senders map[string]*SenderUse
+	// Campaign is the campaign as it is now (settings change while it runs);
+	// Rules are the send window rules.
+	Campaign *Campaign
+	Rules    []WindowRule
 }
 
 // ClaimRequest asks Claim for up to N due recipients of a campaign.
@@ -192,8 +200,12 @@ type Outcome struct {
 	ErrorCode    int
 	ErrorMessage string
 	Segments     int
-	// RetryIn delays the next claim of a row going back to pending.
-	RetryIn time.Duration
+	// RetryIn delays the next claim of a row going back to pending;
+	// HoldUntil, when set, instead names the time, and Hold why (its send
+	// window closed before the request went out).
+	RetryIn   time.Duration
+	HoldUntil time.Time
+	Hold      HoldReason
 	// Recheck, for a row staying in doubt, is when to reconcile it again.
 	Recheck time.Duration
 	// Unclaim gives the attempt back (the request never left): the attempt

@@ -25,6 +25,13 @@ type Settings struct {
 	// up (ValidityPeriod, whole seconds from 1 s to 10 h).
 	Validity *time.Duration
 	Geomatch *bool
+	// StartAt and StopAt bound when anything is sent (zero: unbounded).
+	StartAt, StopAt *time.Time
+	// TZ is the zone times were written in; WindowTZ the window's zone for
+	// numbers without one (IANA names).
+	TZ, WindowTZ *string
+	// Window is when recipients may be texted, in their local time.
+	Window *Window
 }
 
 // Bounds of the settings.
@@ -60,7 +67,8 @@ func invalid(setting, format string, args ...any) error {
 // Empty reports whether no setting is given.
 func (s *Settings) Empty() bool {
 	return s.From == nil && s.MessagingService == nil && s.Body == nil && s.StatusCallback == nil &&
-		s.Rate == nil && s.Concurrency == nil && s.MaxAttempts == nil && s.Validity == nil && s.Geomatch == nil
+		s.Rate == nil && s.Concurrency == nil && s.MaxAttempts == nil && s.Validity == nil && s.Geomatch == nil &&
+		s.StartAt == nil && s.StopAt == nil && s.TZ == nil && s.WindowTZ == nil && s.Window == nil
 }
 
 // Validate checks each given setting's form, before anything is read or
@@ -111,6 +119,17 @@ func (s *Settings) Validate() error {
 	if v := s.Validity; v != nil && (*v < time.Second || *v > MaxValidity || *v%time.Second != 0) {
 		return invalid("validity", "must be whole seconds from 1s to %v (Twilio's ValidityPeriod), not %v", MaxValidity, *v)
 	}
+	for setting, z := range map[string]*string{"tz": s.TZ, "window_tz": s.WindowTZ} {
+		if z == nil {
+			continue
+		}
+		if _, err := LoadZone(*z); err != nil || *z == "" || *z == "Local" {
+			return invalid(setting, "%q is not an IANA time zone like America/New_York", *z)
+		}
+	}
+	if s.StartAt != nil && s.StopAt != nil && !s.StartAt.IsZero() && !s.StopAt.IsZero() && !s.StopAt.After(*s.StartAt) {
+		return invalid("stop_at", "%s is not after the start, %s", s.StopAt.Format(time.RFC3339), s.StartAt.Format(time.RFC3339))
+	}
 	return nil
 }
 
@@ -124,7 +143,7 @@ func (s *Settings) NewCampaign(name string) (*Campaign, error) {
 		return nil, &SettingError{Setting: "body", Err: ErrSettingRequired,
 			Problem: fmt.Sprintf("campaign %q does not exist yet; to create it give the message body", name)}
 	}
-	c := &Campaign{Name: name, Status: StatusDraft}
+	c := &Campaign{Name: name, Status: StatusDraft, Window: DefaultWindow}
 	s.Apply(c)
 	return c, nil
 }
@@ -162,6 +181,17 @@ func (s *Settings) Apply(c *Campaign) {
 	if s.Geomatch != nil {
 		c.Geomatch = *s.Geomatch
 	}
+	if s.StartAt != nil {
+		c.StartAt = *s.StartAt
+	}
+	if s.StopAt != nil {
+		c.StopAt = *s.StopAt
+	}
+	set(&c.TZ, s.TZ)
+	set(&c.WindowTZ, s.WindowTZ)
+	if s.Window != nil {
+		c.Window = *s.Window
+	}
 }
 
 // Check refuses settings that differ from an existing campaign's.
@@ -193,8 +223,23 @@ func (s *Settings) Check(c *Campaign) error {
 		return conflict("validity", time.Duration(c.ValidityPeriod)*time.Second, *s.Validity)
 	case s.Geomatch != nil && *s.Geomatch != c.Geomatch:
 		return conflict("geomatch", c.Geomatch, *s.Geomatch)
+	case s.StartAt != nil && !s.StartAt.Equal(c.StartAt):
+		return conflict("start_at", timeOrNone(c.StartAt), timeOrNone(*s.StartAt))
+	case s.StopAt != nil && !s.StopAt.Equal(c.StopAt):
+		return conflict("stop_at", timeOrNone(c.StopAt), timeOrNone(*s.StopAt))
+	case s.Window != nil && *s.Window != c.Window:
+		return conflict("send_window", c.Window, *s.Window)
+	case s.WindowTZ != nil && *s.WindowTZ != c.WindowTZ:
+		return conflict("window_tz", quoteOrNone(c.WindowTZ), fmt.Sprintf("%q", *s.WindowTZ))
 	}
 	return nil
+}
+
+func timeOrNone(t time.Time) string {
+	if t.IsZero() {
+		return "(none)"
+	}
+	return t.Format(time.RFC3339)
 }
 
 // Change applies settings to an existing campaign, as `smsblast set` does,
@@ -204,11 +249,16 @@ func (s *Settings) Check(c *Campaign) error {
 // messages with the body and sender it was sent with. A pool's numbers may
 // change at any time: each recipient keeps the number it was sent from, and
 // those of a removed number move to another. A completed or canceled
-// campaign takes no changes. started says whether any recipient was claimed.
-func (s *Settings) Change(c *Campaign, started bool) error {
+// campaign takes no changes, and a stop time cannot be set in the past.
+// started says whether any recipient was claimed.
+func (s *Settings) Change(c *Campaign, started bool, now time.Time) error {
 	switch c.Status {
 	case StatusCompleted, StatusCanceled:
 		return fmt.Errorf("change campaign %q: %w", c.Name, statusErr(c.Status))
+	}
+	if s.StopAt != nil && !s.StopAt.IsZero() && !s.StopAt.After(now) {
+		return &SettingError{Setting: "stop_at", Err: ErrInvalidSetting,
+			Problem: fmt.Sprintf("%s has passed: use smsblast cancel to stop a campaign now", s.StopAt.Format(time.RFC3339))}
 	}
 	if started {
 		refuse := func(setting, why string) error {

@@ -38,8 +38,8 @@ func (s *Store) SetStatus(ctx context.Context, name string, to campaign.Status, 
 		WITH old AS (SELECT id, status FROM campaigns WHERE name = $1 FOR UPDATE)
 		UPDATE campaigns c SET
 			status = CASE
-				WHEN $2 = 'paused'   AND old.status IN ('draft', 'running')        THEN 'paused'
-				WHEN $2 = 'canceled' AND old.status IN ('draft', 'running', 'paused') THEN 'canceled'
+				WHEN $2 = 'paused'   AND old.status IN ('draft', 'scheduled', 'running')           THEN 'paused'
+				WHEN $2 = 'canceled' AND old.status IN ('draft', 'scheduled', 'running', 'paused') THEN 'canceled'
 				ELSE old.status END,
 			status_reason = CASE
 				WHEN old.status IN ('completed', 'canceled') OR ($2 = 'paused' AND old.status = 'paused')
@@ -189,4 +189,27 @@ func (s *Store) CampaignNames(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
 	return names, nil
+}
+
+// PendingByZone counts a campaign's pending recipients by their time zones
+// (recipients.time_zones; "" for none), for status to tell which wait for
+// their send window to open.
+func (s *Store) PendingByZone(ctx context.Context, campaignID int64) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT coalesce(time_zones, ''), count(*) FROM recipients
+		WHERE campaign_id = $1 AND status = 'pending' GROUP BY 1`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("count pending recipients of campaign %d by zone: %w", campaignID, err)
+	}
+	out := map[string]int64{}
+	var zones string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&zones, &n}, func() error {
+		out[zones] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count pending recipients of campaign %d by zone: %w", campaignID, err)
+	}
+	return out, nil
 }

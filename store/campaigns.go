@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,19 +18,31 @@ import (
 const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging_service_sid, ''),
 	body_template, coalesce(status_callback, ''), status, coalesce(status_reason, ''),
 	coalesce(rate, 0), concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at,
-	coalesce(sender_pool, '{}'), geomatch`
+	coalesce(sender_pool, '{}'), geomatch, start_at, stop_at, coalesce(tz, ''), coalesce(send_window, 'any'),
+	coalesce(window_tz, '')`
 
 func scanCampaign(row pgx.Row) (*campaign.Campaign, error) { return scanCampaignAnd(row) }
 
 // scanCampaignAnd scans campaignColumns followed by more columns.
 func scanCampaignAnd(row pgx.Row, more ...any) (*campaign.Campaign, error) {
 	var c campaign.Campaign
+	var start, stop *time.Time
+	var window string
 	err := row.Scan(append([]any{&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
 		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
 		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt,
-		&c.Pool, &c.Geomatch}, more...)...)
+		&c.Pool, &c.Geomatch, &start, &stop, &c.TZ, &window, &c.WindowTZ}, more...)...)
 	if err != nil {
 		return nil, err
+	}
+	if start != nil {
+		c.StartAt = *start
+	}
+	if stop != nil {
+		c.StopAt = *stop
+	}
+	if c.Window, err = campaign.ParseWindow(window); err != nil {
+		return nil, fmt.Errorf("campaign %q: send_window: %w", c.Name, err)
 	}
 	if len(c.Pool) == 0 {
 		c.Pool = nil
@@ -76,6 +89,11 @@ func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error 
 	add("validity_period", c.ValidityPeriod, c.ValidityPeriod == 0)
 	add("sender_pool", c.Pool, len(c.Pool) < 2)
 	add("geomatch", c.Geomatch, !c.Geomatch)
+	add("start_at", c.StartAt, c.StartAt.IsZero())
+	add("stop_at", c.StopAt, c.StopAt.IsZero())
+	add("tz", c.TZ, c.TZ == "")
+	add("send_window", c.Window.String(), c.Window.Any())
+	add("window_tz", c.WindowTZ, c.WindowTZ == "")
 	q := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
 		") RETURNING " + campaignColumns
 	got, err := scanCampaign(s.pool.QueryRow(ctx, q, args...))
@@ -116,17 +134,26 @@ func (s *Store) ChangeCampaign(ctx context.Context, name string, change func(c *
 				from_number = nullif($2, ''), sender_pool = $3, messaging_service_sid = nullif($4, ''),
 				body_template = $5, status_callback = nullif($6, ''), rate = nullif($7::float8, 0),
 				concurrency = $8, max_attempts = $9, validity_period = nullif($10, 0), geomatch = $11,
-				updated_at = now()
+				start_at = $12, stop_at = $13, tz = nullif($14, ''), send_window = nullif($15, 'any'),
+				window_tz = nullif($16, ''), updated_at = now()
 			WHERE id = $1
 			RETURNING `+campaignColumns,
 			c.ID, c.From, nilIfEmpty(c.Pool), c.MessagingServiceSID, c.BodyTemplate, c.StatusCallback, c.Rate,
-			c.Concurrency, c.MaxAttempts, c.ValidityPeriod, c.Geomatch))
+			c.Concurrency, c.MaxAttempts, c.ValidityPeriod, c.Geomatch,
+			nullTime(c.StartAt), nullTime(c.StopAt), c.TZ, c.Window.String(), c.WindowTZ))
 		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("change campaign %q: %w", name, err)
 	}
 	return before, after, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func nilIfEmpty(s []string) []string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -243,7 +242,13 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 
 // holdColumn is recipients.hold for a hold reason.
 func holdColumn(r campaign.HoldReason) string {
-	return strings.ReplaceAll(string(r), " ", "_")
+	switch r {
+	case campaign.HoldDailyCap:
+		return "daily_cap"
+	case campaign.HoldWindow:
+		return "window"
+	}
+	return string(r)
 }
 
 // ReleaseHolds makes due now the pending recipients held back for reason
@@ -259,6 +264,20 @@ func (s *Store) ReleaseHolds(ctx context.Context, sender string, reason campaign
 		sender, holdColumn(reason))
 	if err != nil {
 		return 0, fmt.Errorf("release recipients held by %s of %s: %w", reason, sender, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ReleaseCampaignHolds makes due now a campaign's pending recipients held
+// back for reason (their send window) after what held them changed (the
+// window was widened); the next claim looks at them again.
+func (s *Store) ReleaseCampaignHolds(ctx context.Context, campaignID int64, reason campaign.HoldReason) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE recipients SET next_attempt_at = now(), hold = NULL, updated_at = now()
+		WHERE campaign_id = $1 AND status = 'pending' AND next_attempt_at > now() AND hold = $2`,
+		campaignID, holdColumn(reason))
+	if err != nil {
+		return 0, fmt.Errorf("release recipients of campaign %d held by %s: %w", campaignID, reason, err)
 	}
 	return tag.RowsAffected(), nil
 }

@@ -62,7 +62,7 @@ func (t *importTx) each(ctx context.Context, what string, fn func(string) error,
 
 // recipientCopyColumns are what an import sets; the rest take their defaults
 // (status pending, due now).
-var recipientCopyColumns = []string{"campaign_id", "phone", "attrs", "source_line", "segments"}
+var recipientCopyColumns = []string{"campaign_id", "phone", "attrs", "source_line", "segments", "time_zones"}
 
 // copySource adapts a campaign.ImportRowSource to pgx's CopyFromSource,
 // reusing one values slice: pgx encodes each row before asking for the next.
@@ -77,6 +77,7 @@ func (c *copySource) Err() error { return c.src.Err() }
 func (c *copySource) Values() ([]any, error) {
 	r := c.src.Row()
 	c.vals[0], c.vals[1], c.vals[2], c.vals[3], c.vals[4] = c.campaignID, r.Phone, r.Attrs, int32(r.Line), int32(r.Segments)
+	c.vals[5] = nullString(r.TimeZones)
 	return c.vals, nil
 }
 
@@ -102,15 +103,15 @@ func (t *importTx) CopyRecipients(ctx context.Context, src campaign.ImportRowSou
 	// yet. ON CONFLICT DO NOTHING waits for, then skips, rows a concurrent
 	// import inserted, so two imports racing on one campaign both finish.
 	if _, err := t.tx.Exec(ctx, `CREATE TEMP TABLE import_stage
-		(campaign_id bigint, phone text, attrs jsonb, source_line integer, segments integer) ON COMMIT DROP`); err != nil {
+		(campaign_id bigint, phone text, attrs jsonb, source_line integer, segments integer, time_zones text) ON COMMIT DROP`); err != nil {
 		return 0, fmt.Errorf("create staging table: %w", err)
 	}
 	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, recipientCopyColumns, cs); err != nil {
 		return 0, fmt.Errorf("copy recipients into staging table: %w", err)
 	}
 	tag, err := t.tx.Exec(ctx, `
-		INSERT INTO recipients (campaign_id, phone, attrs, source_line, segments)
-		SELECT campaign_id, phone, attrs, source_line, segments FROM import_stage ORDER BY source_line
+		INSERT INTO recipients (campaign_id, phone, attrs, source_line, segments, time_zones)
+		SELECT campaign_id, phone, attrs, source_line, segments, time_zones FROM import_stage ORDER BY source_line
 		ON CONFLICT (campaign_id, phone) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("insert staged recipients into campaign %d: %w", t.campaignID, err)

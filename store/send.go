@@ -16,14 +16,16 @@ import (
 
 var _ campaign.SendStore = (*Store)(nil)
 
-// StartCampaign moves a draft or paused campaign to running. Running stays
-// running (a second sender, or a resume after a crash).
-func (s *Store) StartCampaign(ctx context.Context, id int64) (bool, error) {
+// StartCampaign moves a draft, scheduled or paused campaign to running, or
+// to scheduled while now is before its start_at. Running stays running (a
+// second sender, or a resume after a crash). started_at records the first
+// time a send ran it.
+func (s *Store) StartCampaign(ctx context.Context, id int64, now time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE campaigns
-		SET status = 'running', status_reason = NULL,
+		SET status = CASE WHEN start_at > $2 THEN 'scheduled' ELSE 'running' END, status_reason = NULL,
 		    started_at = coalesce(started_at, now()), updated_at = now()
-		WHERE id = $1 AND status IN ('draft', 'paused', 'running')`, id)
+		WHERE id = $1 AND status IN ('draft', 'scheduled', 'paused', 'running')`, id, now)
 	if err != nil {
 		return false, fmt.Errorf("start campaign %d: %w", id, err)
 	}
@@ -196,18 +198,20 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	}
 	n := len(outcomes)
 	var (
-		ids      = make([]int64, n)
-		attempts = make([]int32, n)
-		statuses = make([]string, n)
-		sids     = make([]*string, n)
-		tstat    = make([]*string, n)
-		codes    = make([]*int32, n)
-		msgs     = make([]*string, n)
-		segs     = make([]*int32, n)
-		retryIn  = make([]time.Duration, n)
-		recheck  = make([]time.Duration, n)
-		unclaim  = make([]int32, n)
-		sentAt   = make([]*time.Time, n)
+		ids       = make([]int64, n)
+		attempts  = make([]int32, n)
+		statuses  = make([]string, n)
+		sids      = make([]*string, n)
+		tstat     = make([]*string, n)
+		codes     = make([]*int32, n)
+		msgs      = make([]*string, n)
+		segs      = make([]*int32, n)
+		retryIn   = make([]time.Duration, n)
+		recheck   = make([]time.Duration, n)
+		unclaim   = make([]int32, n)
+		sentAt    = make([]*time.Time, n)
+		holdUntil = make([]*time.Time, n)
+		holdWhy   = make([]*string, n)
 
 		aIDs, aAttempt, aHTTP, aCode []int64
 		aStarted                     []time.Time
@@ -234,6 +238,10 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 		if !o.SentAt.IsZero() {
 			t := o.SentAt
 			sentAt[i] = &t
+		}
+		if !o.HoldUntil.IsZero() {
+			t, why := o.HoldUntil, holdColumn(o.Hold)
+			holdUntil[i], holdWhy[i] = &t, &why
 		}
 		if o.OptOut != "" {
 			optOuts = append(optOuts, o.OptOut)
@@ -270,7 +278,10 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 				error_message    = u.msg,
 				segments         = coalesce(u.segments, r.segments),
 				attempts         = r.attempts - u.unclaim,
-				next_attempt_at  = CASE WHEN u.status = 'pending' THEN now() + u.retry_in ELSE r.next_attempt_at END,
+				next_attempt_at  = CASE WHEN u.status <> 'pending' THEN r.next_attempt_at
+				                        WHEN u.hold_until IS NOT NULL THEN u.hold_until
+				                        ELSE now() + u.retry_in END,
+				hold             = CASE WHEN u.status = 'pending' THEN u.hold END,
 				lease_owner      = CASE WHEN u.status = 'sending' THEN r.lease_owner END,
 				lease_expires_at = CASE WHEN u.status = 'sending' THEN now() + u.recheck END,
 				in_doubt_since   = CASE WHEN u.status = 'sending' THEN coalesce(r.in_doubt_since, now()) END,
@@ -281,8 +292,10 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 				                        THEN NULL ELSE r.reserved_day END,
 				updated_at       = now()
 			FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
-			            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[])
-			     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at)
+			            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[],
+			            $14::timestamptz[], $15::text[])
+			     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at,
+			          hold_until, hold)
 			WHERE r.id = u.id AND r.status = 'sending' AND r.lease_owner = $1 AND r.attempts = u.attempt
 			RETURNING r.id, r.reserved_day IS NULL AS unreserved
 		), released AS (
@@ -295,7 +308,8 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 			FROM released WHERE s.sender = released.sender AND s.day = released.day
 		)
 		SELECT count(*) FROM upd`,
-		workerID, ids, attempts, statuses, sids, tstat, codes, msgs, segs, retryIn, recheck, unclaim, sentAt)
+		workerID, ids, attempts, statuses, sids, tstat, codes, msgs, segs, retryIn, recheck, unclaim, sentAt,
+		holdUntil, holdWhy)
 	if len(aIDs) > 0 {
 		b.Queue(`
 			INSERT INTO send_attempts (recipient_id, campaign_id, attempt, worker, started_at, latency_ms,
@@ -334,6 +348,21 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 		return 0, fmt.Errorf("record %d outcomes for campaign %d: %w", n, campaignID, err)
 	}
 	return applied, nil
+}
+
+// ExpirePending ends the campaign's pending recipients as expired: its stop
+// time passed before they were sent. The pending index finds them; rows in
+// doubt ('sending') are left to reconciliation, which may still find they
+// were sent before the deadline.
+func (s *Store) ExpirePending(ctx context.Context, campaignID int64) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE recipients SET status = 'expired', hold = NULL, updated_at = now(),
+			error_message = 'not sent: the campaign''s stop time passed first'
+		WHERE campaign_id = $1 AND status = 'pending'`, campaignID)
+	if err != nil {
+		return 0, fmt.Errorf("expire unsent recipients of campaign %d: %w", campaignID, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Remaining counts what is left: pending and sending rows come from the two

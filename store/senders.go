@@ -38,11 +38,12 @@ func (s *Store) Beat(ctx context.Context, req campaign.BeatRequest) (campaign.Be
 			FROM (SELECT s FROM unnest($1::text[]) AS s ORDER BY s) x`, senders)
 		batch.Queue(`UPDATE workers SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1`, req.WorkerID)
 		batch.Queue(`
-			SELECT c.status, coalesce(c.status_reason, ''), coalesce(c.rate, 0),
+			SELECT `+campaignColumns+`,
 			       (SELECT count(*) FROM workers w
 			        WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
 			          AND (w.heartbeat_at > now() - $3::interval OR w.id = $2))
-			FROM campaigns c WHERE c.id = $1`, req.CampaignID, req.WorkerID, req.Stale)
+			FROM campaigns WHERE id = $1`, req.CampaignID, req.WorkerID, req.Stale)
+		batch.Queue(windowRulesSQL)
 		batch.Queue(senderUseSQL+` WHERE s.sender = ANY ($2)`, req.Now, senders)
 		batch.Queue(senderSharesSQL+` AND sh.sender = ANY ($3) AND sh.worker_id <> $2`, req.Stale, req.WorkerID, senders)
 		br := tx.SendBatch(ctx, batch)
@@ -74,8 +75,18 @@ func readBeat(br pgx.BatchResults, b *campaign.Beat) error {
 			return err
 		}
 	}
-	if err := br.QueryRow().Scan(&b.Status, &b.StatusReason, &b.Rate, &b.LiveWorkers); err != nil {
+	c, err := scanCampaignAnd(br.QueryRow(), &b.LiveWorkers)
+	if err != nil {
 		return err
+	}
+	b.Campaign = c
+	b.Status, b.StatusReason, b.Rate = c.Status, c.StatusReason, c.Rate
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	if b.Rules, err = pgx.CollectRows(rows, scanWindowRule); err != nil {
+		return fmt.Errorf("read send window rules: %w", err)
 	}
 	uses, err := scanSenderUses(br)
 	if err != nil {
@@ -110,6 +121,33 @@ func publishShares(ctx context.Context, tx pgx.Tx, workerID string, campaignID i
 		SET active = excluded.active, demand = excluded.demand, rate = excluded.rate, updated_at = now()`,
 		workerID, campaignID, senders, active, demand, rates)
 	return tx.SendBatch(ctx, batch).Close()
+}
+
+// windowRulesSQL reads send_window_rules, a small table users fill.
+const windowRulesSQL = `SELECT prefix, send_window, note FROM send_window_rules ORDER BY prefix, id`
+
+func scanWindowRule(r pgx.CollectableRow) (campaign.WindowRule, error) {
+	var wr campaign.WindowRule
+	var w string
+	if err := r.Scan(&wr.Prefix, &w, &wr.Note); err != nil {
+		return wr, err
+	}
+	var err error
+	wr.Window, err = campaign.ParseWindow(w)
+	return wr, err
+}
+
+// WindowRules reads send_window_rules: stricter local windows by prefix.
+func (s *Store) WindowRules(ctx context.Context) ([]campaign.WindowRule, error) {
+	rows, err := s.pool.Query(ctx, windowRulesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("read send window rules: %w", err)
+	}
+	rules, err := pgx.CollectRows(rows, scanWindowRule)
+	if err != nil {
+		return nil, fmt.Errorf("read send window rules: %w", err)
+	}
+	return rules, nil
 }
 
 // senderUseSQL reads registered senders with their usage on the cap day that

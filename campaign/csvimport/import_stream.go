@@ -37,6 +37,7 @@ type verdict struct {
 	key            uint64
 	attrs0, attrs1 int // b.json[attrs0:attrs1]
 	segments       int
+	zones          string
 	ucs2           bool
 	kind, reason   string // rejected when kind != ""
 }
@@ -234,7 +235,7 @@ func (s *importStream) take(b *batch, i int) bool {
 	if out.ucs2 {
 		s.res.UCS2++
 	}
-	s.row = campaign.ImportRow{Phone: out.phone, Attrs: b.json[out.attrs0:out.attrs1], Line: rec.line, Segments: out.segments}
+	s.row = campaign.ImportRow{Phone: out.phone, Attrs: b.json[out.attrs0:out.attrs1], Line: rec.line, Segments: out.segments, TimeZones: out.zones}
 	return true
 }
 
@@ -293,13 +294,14 @@ func (w *rowWorker) process(b *batch) {
 			out.reason = fmt.Sprintf("%q is empty", cols.Header[cols.Phone])
 			continue
 		}
-		phone, key, err := w.p.norm.Normalize(raw)
+		number, key, err := w.p.norm.Normalize(raw)
 		if err != nil {
 			out.kind = campaign.RejectInvalidPhone
 			out.reason = err.Error()
 			continue
 		}
-		out.phone, out.key = phone, key
+		out.zones = phone.TimeZones(number)
+		out.phone, out.key = number, key
 		if w.static {
 			out.segments, out.ucs2 = w.segs, w.ucs2
 		} else {

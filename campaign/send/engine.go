@@ -210,7 +210,7 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("send campaign %q: %w", name, err)
 	}
-	started, err := e.store.StartCampaign(ctx, c.ID)
+	started, err := e.store.StartCampaign(ctx, c.ID, e.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,8 @@ func (e *Engine) Stats() Stats {
 // run is one worker's state for one campaign.
 type run struct {
 	e           *Engine
-	c           *campaign.Campaign
+	c           *campaign.Campaign                // as Run read it; ID and Name never change
+	cur         atomic.Pointer[campaign.Campaign] // as the last heartbeat read it: settings change while it runs
 	tmpl        *campaign.Template
 	lim         *limiter.Limiter
 	worker      string
@@ -286,6 +287,7 @@ type run struct {
 	senderRates  map[string]float64 // each sender bucket's rate as last set (0: none)
 	ownShare     atomic.Pointer[float64]
 	holdsLeft    atomic.Pointer[[]campaign.Hold] // with NoWait: why the run stopped early
+	expired      atomic.Bool                     // the stop time passed and pending rows were expired
 	waitingFor   atomic.Pointer[string]          // what the claimer waits for, in words
 	waitingUntil atomic.Pointer[time.Time]       // this worker\'s share of the campaign\'s own rate (+Inf: none)
 	senders      atomic.Pointer[senderSnapshot]  // what the last heartbeat learned of the senders
@@ -314,8 +316,9 @@ type run struct {
 // held is a claimed recipient with its local lease deadline.
 type held struct {
 	campaign.Claim
-	deadline atomic.Int64 // nanoseconds since run.base
-	lost     atomic.Bool  // a renewal showed another worker has it
+	deadline atomic.Int64    // nanoseconds since run.base
+	lost     atomic.Bool     // a renewal showed another worker has it
+	place    *campaign.Place // its send window, checked again before the request
 }
 
 func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, error) {
@@ -342,11 +345,15 @@ func (e *Engine) newRun(c *campaign.Campaign, tmpl *campaign.Template) (*run, er
 		outage:      newOutageGate(),
 		transport:   newTransportWatch(e.log, func() { e.stats.transportErrors.Add(1) }),
 	}
+	r.cur.Store(c)
 	r.setBatch(campaign.DefaultRate)
 	r.working.Store(true)
 	r.senders.Store(&senderSnapshot{})
 	return r, nil
 }
+
+// camp is the campaign as the last heartbeat read it.
+func (r *run) camp() *campaign.Campaign { return r.cur.Load() }
 
 // maxBatch caps one claim. Small batches keep few rows claimed but unsent:
 // after a crash those look in doubt like the ones in flight and must be
@@ -435,9 +442,18 @@ func (r *run) claimer() {
 			sleepCtx(r.soft, 5*time.Millisecond)
 			continue
 		}
-		if r.senders.Load().allCapped(r.c) {
+		now := r.e.cfg.Now()
+		c := r.camp()
+		if !c.StopAt.IsZero() && !now.Before(c.StopAt) {
+			r.expire()
+			if r.finished() {
+				return
+			}
+			continue
+		}
+		if holds := r.campaignHolds(c, now); len(holds) > 0 {
 			r.working.Store(false)
-			if r.heldBack() {
+			if r.heldBack(holds) {
 				return
 			}
 			continue
@@ -447,7 +463,7 @@ func (r *run) claimer() {
 		// committed it before the cancel arrives, and the rows would then
 		// stay leased and look in doubt for a lease and a safety window.
 		// Claimed rows reach the senders, which give them back if stopping.
-		claims, counts, err := r.claim()
+		claims, places, counts, err := r.claim()
 		if err != nil {
 			if r.soft.Err() == nil {
 				log.Warn("claim recipients; retrying", "err", err)
@@ -468,7 +484,7 @@ func (r *run) claimer() {
 			hs := make([]*held, len(claims))
 			r.mu.Lock()
 			for i := range claims {
-				h := &held{Claim: claims[i]}
+				h := &held{Claim: claims[i], place: places[claims[i].RecipientID]}
 				h.deadline.Store(deadline)
 				r.held[h.RecipientID] = h
 				hs[i] = h
@@ -539,10 +555,26 @@ func (r *run) finished() bool {
 	return false
 }
 
-// heldBack handles a campaign whose every sender has used its daily cap:
-// with NoWait the run stops, saying until when; otherwise it waits a
-// heartbeat (which follows the caps: a new cap day, a raised cap).
-func (r *run) heldBack() bool {
+// campaignHolds are what holds the whole campaign back now, before any
+// recipient is read: a start time still ahead, or every sender's daily cap
+// used up. Nothing is claimed then (rather than every due recipient being
+// read and held, one write each).
+func (r *run) campaignHolds(c *campaign.Campaign, now time.Time) []campaign.Hold {
+	if c.StartAt.After(now) {
+		return []campaign.Hold{{Reason: campaign.HoldStart, Until: c.StartAt, Zone: c.TZ,
+			Detail: "the campaign starts later"}}
+	}
+	if snap := r.senders.Load(); snap.allCapped(c) {
+		return campaign.SenderHolds(c, snap.uses)
+	}
+	return nil
+}
+
+// heldBack waits while the whole campaign is held: with NoWait the run
+// stops, saying until when; otherwise it waits until the hold ends or a
+// heartbeat (which follows what may lift it: a new cap day, a raised cap, a
+// changed start time). A campaign that reaches its start becomes running.
+func (r *run) heldBack(holds []campaign.Hold) bool {
 	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
 	if err != nil {
 		if r.soft.Err() == nil {
@@ -551,15 +583,47 @@ func (r *run) heldBack() bool {
 		}
 		return false
 	}
-	holds := r.holdsNow(rem)
+	if len(holds) == 1 {
+		holds[0].Recipients = rem.Pending
+	}
 	if r.e.cfg.NoWait {
 		r.holdsLeft.Store(&holds)
 		r.e.log.Info("all that is left is held; not waiting (--no-wait)", "holds", holdsText(holds))
 		return true
 	}
 	r.waiting(holds)
-	sleepCtx(r.soft, r.e.cfg.Heartbeat)
+	wait := r.e.cfg.Heartbeat
+	if d := holds[0].Until.Sub(r.e.cfg.Now()); d > 0 && d < wait {
+		wait = d
+	}
+	sleepCtx(r.soft, wait)
+	if holds[0].Reason == campaign.HoldStart && !r.camp().StartAt.After(r.e.cfg.Now()) {
+		if _, err := r.e.store.StartCampaign(r.soft, r.c.ID, r.e.cfg.Now()); err != nil && r.soft.Err() == nil {
+			r.e.log.Warn("mark campaign running", "err", err)
+		}
+		r.e.log.Info("start time reached: sending")
+	}
 	return false
+}
+
+// expire ends, once the campaign's stop time has passed, every recipient
+// still pending: nothing is sent from then on. Rows in doubt are still
+// reconciled (they may have been sent in time).
+func (r *run) expire() {
+	if r.expired.Swap(true) {
+		return
+	}
+	n, err := r.e.store.ExpirePending(r.soft, r.c.ID)
+	if err != nil {
+		r.expired.Store(false)
+		if r.soft.Err() == nil {
+			r.e.log.Warn("expire unsent recipients", "err", err)
+			sleepCtx(r.soft, time.Second)
+		}
+		return
+	}
+	r.e.stats.expired.Add(n)
+	r.e.log.Info("stop time passed: unsent recipients expired", "stop_at", r.camp().StopAt, "expired", n)
 }
 
 // holdsNow says why the pending recipients wait: the daily caps used up
@@ -567,7 +631,7 @@ func (r *run) heldBack() bool {
 func (r *run) holdsNow(rem campaign.Remaining) []campaign.Hold {
 	r.beat(r.soft)
 	holds := campaign.SenderHolds(r.c, r.senders.Load().uses)
-	if len(holds) == 1 && len(r.c.Senders()) == 1 {
+	if len(holds) == 1 && len(r.camp().Senders()) == 1 {
 		holds[0].Recipients = rem.Pending
 	}
 	if len(holds) == 0 {
@@ -602,7 +666,7 @@ func holdsText(holds []campaign.Hold) string {
 }
 
 // claim runs one Claim that only a hard stop cancels.
-func (r *run) claim() ([]campaign.Claim, campaign.ClaimCounts, error) {
+func (r *run) claim() ([]campaign.Claim, map[int64]*campaign.Place, campaign.ClaimCounts, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 30*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(r.hard, cancel)
@@ -614,15 +678,16 @@ func (r *run) claim() ([]campaign.Claim, campaign.ClaimCounts, error) {
 		N:          int(r.batch.Load()),
 		Lease:      r.e.cfg.Lease,
 		Now:        r.e.cfg.Now(),
-		Pool:       r.c.Senders(),
+		Pool:       r.camp().Senders(),
 		CapDays:    snap.capDays(),
 	}
-	req.Decide = func(st *campaign.ClaimState) []campaign.Decision { return r.decide(snap, st) }
+	places := map[int64]*campaign.Place{}
+	req.Decide = func(st *campaign.ClaimState) []campaign.Decision { return r.decide(snap, st, req.Now, places) }
 	claims, counts, err := r.e.store.Claim(ctx, req)
 	if err == nil {
 		r.holds.add(counts.Held)
 	}
-	return claims, counts, err
+	return claims, places, counts, err
 }
 
 // backoff is a capped exponential delay for retrying the database.

@@ -49,7 +49,7 @@ func (r *run) beat(ctx context.Context) {
 	defer r.beatMu.Unlock()
 	cfg := &r.e.cfg
 	prev := r.senders.Load()
-	pool := r.c.Senders()
+	pool := r.camp().Senders()
 	working := r.working.Load() && r.soft.Err() == nil
 	mine := make([]campaign.SenderShare, len(pool))
 	for i, id := range pool {
@@ -94,7 +94,10 @@ func (r *run) beat(ctx context.Context) {
 		r.done.Store(true)
 		r.stop(nil)
 	}
-	r.senders.Store(&senderSnapshot{uses: b.Senders})
+	if b.Campaign != nil {
+		r.cur.Store(b.Campaign)
+	}
+	r.senders.Store(&senderSnapshot{uses: b.Senders, rules: b.Rules})
 	r.applyRates(plan, b.LiveWorkers)
 }
 
@@ -114,7 +117,7 @@ type ratePlan struct {
 // DefaultRate split among this campaign's workers for an unregistered one
 // when the campaign has no rate of its own — and of the campaign's bucket.
 func (r *run) planRates(b *campaign.Beat) ratePlan {
-	rate := r.c.Rate
+	rate := r.camp().Rate
 	if r.e.cfg.Rate > 0 {
 		rate = r.e.cfg.Rate
 	} else if b.Rate >= 0 {
@@ -126,7 +129,7 @@ func (r *run) planRates(b *campaign.Beat) ratePlan {
 		p.own = rate / live
 	}
 	total := 0.0
-	for _, id := range r.c.Senders() {
+	for _, id := range r.camp().Senders() {
 		switch u := b.Senders[id]; {
 		case u != nil:
 			p.senders[id] = senderShare(u, r.worker, r.c.ID, p.own)
@@ -144,7 +147,7 @@ func (r *run) planRates(b *campaign.Beat) ratePlan {
 // applyRates sets the limiter to a plan, after the heartbeat published it.
 func (r *run) applyRates(p ratePlan, workers int) {
 	r.ownShare.Store(&p.own)
-	for _, id := range r.c.Senders() {
+	for _, id := range r.camp().Senders() {
 		rate := p.senders[id]
 		if rate > 0 && rate != r.senderRates[id] {
 			r.e.log.Debug("sender rate share", "sender", id, "segments_per_second", rate)

@@ -54,7 +54,7 @@ func (r *run) reconciler() {
 func (r *run) reconcile(c *campaign.Claim) campaign.Outcome {
 	o := campaign.Outcome{RecipientID: c.RecipientID, Attempt: c.Attempt}
 	if c.Sender == "" { // claimed before rows named their sender
-		c.Sender = r.c.Sender()
+		c.Sender = r.camp().Sender()
 	}
 	start := time.Now()
 	body, err := r.tmpl.Render(c.Attrs)
@@ -110,7 +110,7 @@ func (r *run) reconcile(c *campaign.Claim) campaign.Outcome {
 	r.e.stats.requeued.Add(1)
 	audit.Result = campaign.AuditNotFound
 	o.Audit = audit
-	if c.Attempt >= r.c.MaxAttempts {
+	if c.Attempt >= r.camp().MaxAttempts {
 		o.Status = campaign.Failed
 		o.ErrorMessage = "no answer from Twilio after the last attempt, and the message is not in Twilio's list: not sent"
 		return o
@@ -147,12 +147,12 @@ func reviewReason(m *twilio.Message, n int) string {
 func (r *run) find(ctx context.Context, c *campaign.Claim, body string) (verdict, error) {
 	// The attempt's own sender: in a pool, the number the row was sent from.
 	from := ""
-	if r.c.From != "" {
+	if r.camp().From != "" {
 		from = c.Sender
 	}
 	p := &twilio.ListMessagesParams{To: c.Phone, From: from, PageSize: 100}
 	t := target{
-		phone: c.Phone, from: from, service: r.c.MessagingServiceSID, body: body,
+		phone: c.Phone, from: from, service: r.camp().MessagingServiceSID, body: body,
 		notBefore: c.ClaimedAt.Add(-r.e.cfg.ClockSkew),
 	}
 	return t.scan(r.e.tw.ListMessages(ctx, p))

@@ -47,15 +47,29 @@ func (r *run) send(h *held) {
 		r.giveBack(h)
 		return
 	}
+	camp := r.camp()
+	// Time, checked again right before the request: a recipient claimed at
+	// 20:59:59.9 is not texted at 21:00:01, and nothing goes after the stop.
+	now := r.e.cfg.Now()
+	if h.place != nil && !h.place.Open(now) {
+		r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Pending,
+			Unclaim: true, HoldUntil: reopening(h.place, now), Hold: campaign.HoldWindow})
+		return
+	}
+	validity, ok := validityFor(camp, now)
+	if !ok {
+		r.giveBack(h) // the stop time has come: the row will be expired
+		return
+	}
 	p := &twilio.CreateMessageParams{
 		To:             h.Phone,
 		From:           h.Sender,
 		Body:           body,
-		StatusCallback: r.c.StatusCallback,
-		ValidityPeriod: r.c.ValidityPeriod,
+		StatusCallback: camp.StatusCallback,
+		ValidityPeriod: validity,
 	}
-	if r.c.From == "" {
-		p.From, p.MessagingServiceSID = "", r.c.MessagingServiceSID
+	if camp.From == "" {
+		p.From, p.MessagingServiceSID = "", camp.MessagingServiceSID
 	}
 	ctx, cancel := context.WithTimeout(r.hard, r.e.cfg.RequestTimeout)
 	start := time.Now()
@@ -63,6 +77,25 @@ func (r *run) send(h *held) {
 	latency := time.Since(start)
 	cancel()
 	r.emit(r.classify(h, msg, err, segments, start, latency))
+}
+
+// validityFor is the ValidityPeriod of a message sent now: the campaign's,
+// shortened so that Twilio gives up on a message still queued at the
+// campaign's stop time instead of delivering it after (Twilio's longest,
+// 10 hours, at most). ok is false when the stop time is under a second away.
+func validityFor(c *campaign.Campaign, now time.Time) (seconds int, ok bool) {
+	seconds = c.ValidityPeriod
+	if c.StopAt.IsZero() {
+		return seconds, true
+	}
+	left := int(c.StopAt.Sub(now) / time.Second)
+	if left < 1 {
+		return 0, false
+	}
+	if seconds == 0 || seconds > left {
+		seconds = min(left, int(campaign.MaxValidity/time.Second))
+	}
+	return seconds, true
 }
 
 // classify turns a create's result into the row's next state, and feeds the
@@ -127,7 +160,7 @@ func (r *run) classify(h *held, msg *twilio.Message, err error, segments int, st
 			return o
 		}
 		// 21611, the sender's queue is full: a real refusal that counts.
-		if h.Attempt >= r.c.MaxAttempts {
+		if h.Attempt >= r.camp().MaxAttempts {
 			o.Status = campaign.Failed
 			audit.Result = campaign.AuditFailed
 			return o

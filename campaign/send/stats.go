@@ -19,6 +19,7 @@ type Stats struct {
 	Requeued int64 // in-doubt rows whose message Twilio did not have
 	Review   int64 // in-doubt rows left for a person: a message that may be theirs cannot be compared
 	Released int64 // claimed rows given back unsent (stop, throttle, lease)
+	Expired  int64 // unsent when the campaign's stop time passed
 
 	// TransportErrors counts requests that got no answer at all (refused,
 	// reset, timed out); the log names each kind.
@@ -39,7 +40,7 @@ type Stats struct {
 }
 
 type counters struct {
-	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, review, released, transportErrors atomic.Int64
+	claimed, accepted, failed, skipped, retried, inDoubt, found, requeued, review, released, transportErrors, expired atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -47,7 +48,7 @@ func (c *counters) snapshot() Stats {
 		Claimed: c.claimed.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(),
 		Skipped: c.skipped.Load(), Retried: c.retried.Load(), InDoubt: c.inDoubt.Load(),
 		Found: c.found.Load(), Requeued: c.requeued.Load(), Review: c.review.Load(), Released: c.released.Load(),
-		TransportErrors: c.transportErrors.Load(),
+		TransportErrors: c.transportErrors.Load(), Expired: c.expired.Load(),
 	}
 }
 

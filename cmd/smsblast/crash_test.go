@@ -194,7 +194,7 @@ func TestCrashResumeExactlyOnce(t *testing.T) {
 	t.Parallel()
 	const n = 5000
 	b := newBlackBox(t, pgtest.URL(t), faultySim(11))
-	b.run("import", "crash", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody)
+	b.run("import", "crash", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody, "--send-window", "any")
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
@@ -230,7 +230,7 @@ func TestThreeSendersOneKilled(t *testing.T) {
 	t.Parallel()
 	const n = 3000
 	b := newBlackBox(t, pgtest.URL(t), faultySim(12))
-	b.run("import", "shared", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody)
+	b.run("import", "shared", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody, "--send-window", "any")
 	args := append([]string{"send", "shared", "--rate", "900", "--concurrency", "12"}, fastSend...)
 	var cmds []*exec.Cmd
 	var errs []*bytes.Buffer
@@ -276,7 +276,7 @@ func TestPostgresRestartMidSend(t *testing.T) {
 	t.Cleanup(func() { _ = pg.Destroy(context.Background()) })
 	const n = 2000
 	b := newBlackBox(t, url, twiliosim.Options{Latency: 2 * time.Millisecond, Seed: 13})
-	b.run("import", "restart", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody)
+	b.run("import", "restart", writeRecipients(t, n), "--from", "+15005550006", "--body", crashBody, "--send-window", "any")
 
 	cmd := b.command(append([]string{"send", "restart", "--rate", "500", "--concurrency", "8"}, fastSend...)...)
 	var errb bytes.Buffer

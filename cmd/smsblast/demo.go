@@ -255,10 +255,13 @@ func serveLoopback(h http.Handler) (string, func(), error) {
 }
 
 func (d *demo) importRecipients(ctx context.Context, st *store.Store, name, callback string) error {
-	d.title("Import testdata/demo.csv: 'smsblast import %s testdata/demo.csv --from %s --body …'", name, demoFrom)
+	d.title("Import testdata/demo.csv: 'smsblast import %s testdata/demo.csv --from %s --body … --send-window any'", name, demoFrom)
+	fmt.Fprintln(d.out, "  (send window 'any': the simulator's handsets never sleep, so the demo runs at any hour;")
+	fmt.Fprintln(d.out, "   a real campaign keeps the default 08:00-21:00 in each recipient's local time)")
 	from, body := demoFrom, demoBody
 	rate, conc := d.f.rate, d.f.concurrency
-	settings := campaign.Settings{From: []string{from}, Body: &body, Rate: &rate, Concurrency: &conc, StatusCallback: &callback}
+	anyTime := campaign.AnyTime
+	settings := campaign.Settings{From: []string{from}, Body: &body, Rate: &rate, Concurrency: &conc, StatusCallback: &callback, Window: &anyTime}
 	res, err := csvimport.New(st, csvimport.Config{Logger: d.app.log}).Import(ctx, csvimport.Request{
 		Campaign: name,
 		Settings: settings,

@@ -49,7 +49,15 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 
 	// Only flags given on the command line are settings: on a later import
 	// they must match the campaign, and absent ones leave it alone.
-	s := sf.settings(fs)
+	s, err := sf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if s.TZ == nil {
+		// A new campaign remembers the zone its times were written in.
+		zone := machineZone()
+		s.TZ = &zone
+	}
 
 	req := csvimport.Request{
 		Campaign: name, Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,

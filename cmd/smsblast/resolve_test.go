@@ -23,7 +23,7 @@ func importReview(t *testing.T, env map[string]string, name string) {
 	if err := os.WriteFile(path, []byte(reviewCSV), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runApp(t, env, "import", name, path, "--from", "+15005550006", "--body", "Hi {{.name}}"); code != 0 {
+	if code, _, errOut := runApp(t, env, "import", name, path, "--from", "+15005550006", "--body", "Hi {{.name}}", "--send-window", "any"); code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errOut)
 	}
 }

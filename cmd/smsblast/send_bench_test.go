@@ -36,7 +36,7 @@ func BenchmarkSendMemory(b *testing.B) {
 				if err := os.WriteFile(csv, []byte(sb.String()), 0o644); err != nil {
 					b.Fatal(err)
 				}
-				bb.run("import", "mem", csv, "--from", "+15005550006", "--body", "Hi {{.name}}")
+				bb.run("import", "mem", csv, "--from", "+15005550006", "--body", "Hi {{.name}}", "--send-window", "any")
 				cmd := bb.command("send", "mem", "--rate", "1000000", "--concurrency", "32", "--log-format", "json")
 				b.StartTimer()
 				start := time.Now()

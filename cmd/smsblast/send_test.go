@@ -42,7 +42,7 @@ func importCLI(t *testing.T, env map[string]string, name string) {
 	if err := os.WriteFile(path, []byte(cliCSV), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runApp(t, env, "import", name, path, "--from", "+15005550006", "--body", "Hi {{.name}}", "--max-attempts", "3"); code != 0 {
+	if code, _, errOut := runApp(t, env, "import", name, path, "--from", "+15005550006", "--body", "Hi {{.name}}", "--max-attempts", "3", "--send-window", "any"); code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errOut)
 	}
 }

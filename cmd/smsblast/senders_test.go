@@ -41,8 +41,8 @@ func TestDailyCapAcrossCampaignsCLI(t *testing.T) {
 	t.Parallel()
 	env, sim := cliWorld(t, twiliosim.Options{})
 	mustRun(t, env, "senders", "set", "+15005550006", "--mps", "500", "--daily-cap", "100")
-	mustRun(t, env, "import", "spring", writeCSV(t, 0, 80), "--from", "+15005550006", "--body", "Hi {{.name}}")
-	mustRun(t, env, "import", "fall", writeCSV(t, 5000, 80), "--from", "+15005550006", "--body", "Hi {{.name}}")
+	mustRun(t, env, "import", "spring", writeCSV(t, 0, 80), "--from", "+15005550006", "--body", "Hi {{.name}}", "--send-window", "any")
+	mustRun(t, env, "import", "fall", writeCSV(t, 5000, 80), "--from", "+15005550006", "--body", "Hi {{.name}}", "--send-window", "any")
 
 	out := mustRun(t, env, "send", "spring", "--no-wait", "--safety-window", "0")
 	if !strings.Contains(out, `campaign "spring" completed`) {
@@ -86,8 +86,8 @@ func TestPoolSendersAreStickyAcrossCampaignsCLI(t *testing.T) {
 	env, sim := cliWorld(t, twiliosim.Options{})
 	pool := "+15005550006,+14155550200,+14155550201"
 	csv := writeCSV(t, 0, 300)
-	mustRun(t, env, "import", "first", csv, "--from", pool, "--body", "One {{.name}}")
-	mustRun(t, env, "import", "second", csv, "--from", pool, "--body", "Two {{.name}}")
+	mustRun(t, env, "import", "first", csv, "--from", pool, "--body", "One {{.name}}", "--send-window", "any")
+	mustRun(t, env, "import", "second", csv, "--from", pool, "--body", "Two {{.name}}", "--send-window", "any")
 	mustRun(t, env, "send", "first", "--safety-window", "0")
 	mustRun(t, env, "send", "second", "--safety-window", "0")
 	from := map[string]map[string]string{} // body prefix → To → From

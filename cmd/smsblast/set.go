@@ -31,7 +31,10 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := sf.settings(fs)
+	s, err := sf.settings(fs)
+	if err != nil {
+		return err
+	}
 	if err := s.Validate(); err != nil {
 		return settingUsage(err)
 	}
@@ -44,13 +47,20 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	}
 	defer st.Close()
 	before, after, err := st.ChangeCampaign(ctx, pos[0], func(c *campaign.Campaign, started bool) error {
-		return s.Change(c, started)
+		return s.Change(c, started, time.Now())
 	})
 	if err != nil {
 		if u := settingUsage(err); u != nil {
 			return u
 		}
 		return err
+	}
+	// Recipients waiting for the old window may fit the new one: let the
+	// next claim look at them again.
+	if before.Window != after.Window || before.WindowTZ != after.WindowTZ || before.TZ != after.TZ {
+		if _, err := st.ReleaseCampaignHolds(ctx, after.ID, campaign.HoldWindow); err != nil {
+			return err
+		}
 	}
 	rows := settingRows(before, after)
 	if *asJSON {
@@ -94,10 +104,21 @@ func settingRows(b, a *campaign.Campaign) []settingRow {
 		if c.ValidityPeriod > 0 {
 			validity = (time.Duration(c.ValidityPeriod) * time.Second).String()
 		}
+		showTime := func(t time.Time) string {
+			if t.IsZero() {
+				return "(none)"
+			}
+			if loc, err := campaign.LoadZone(c.TZ); err == nil {
+				t = t.In(loc)
+			}
+			return t.Format("2006-01-02 15:04 MST")
+		}
 		return []string{sender, c.BodyTemplate, orNone(c.StatusCallback), rate, fmt.Sprint(c.Concurrency),
-			fmt.Sprint(c.MaxAttempts), validity, fmt.Sprint(c.Geomatch)}
+			fmt.Sprint(c.MaxAttempts), validity, fmt.Sprint(c.Geomatch), showTime(c.StartAt), showTime(c.StopAt),
+			c.Window.String() + " (recipient's local time)", orNone(c.TZ), orNone(c.WindowTZ)}
 	}
-	names := []string{"sender", "body", "status callback", "rate", "concurrency", "max attempts", "validity", "geomatch"}
+	names := []string{"sender", "body", "status callback", "rate", "concurrency", "max attempts", "validity", "geomatch",
+		"start at", "stop at", "send window", "tz", "window tz"}
 	bs, as := show(b), show(a)
 	rows := make([]settingRow, len(names))
 	for i, n := range names {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -21,6 +23,11 @@ type settingFlags struct {
 	maxAttempts int
 	validity    time.Duration
 	geomatch    bool
+	startAt     string
+	stopAt      string
+	tz          string
+	window      string
+	windowTZ    string
 }
 
 // register defines the settings flags; note is added to each flag's help
@@ -44,12 +51,55 @@ func (f *settingFlags) register(fs *flagSet, note string) {
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, suffix("requests per recipient before it fails (default 5)"))
 	fs.DurationVar(&f.validity, "validity", 0, suffix("how long Twilio may queue a message before giving up on it, 1s to 10h (default: Twilio's 10h)"))
 	fs.BoolVar(&f.geomatch, "geomatch", false, suffix("send each recipient from the pool number with its area code, when there is one"))
+	fs.StringVar(&f.startAt, "start-at", "", suffix("send nothing before TIME: RFC 3339, or '2026-12-01 09:00' in --tz; none to clear"))
+	fs.StringVar(&f.stopAt, "stop-at", "", suffix("send nothing from TIME on; what is unsent then expires (same forms as --start-at)"))
+	fs.StringVar(&f.tz, "tz", "", suffix("IANA zone of --start-at and --stop-at, and of the window for numbers without a zone (default: this machine's)"))
+	fs.StringVar(&f.window, "send-window", "", suffix("HH:MM-HH:MM when recipients may be texted, in their own local time (may wrap midnight), or any (default 08:00-21:00)"))
+	fs.StringVar(&f.windowTZ, "window-tz", "", suffix("IANA zone of the window for numbers with no zone of their own, or whose zones never share an open hour (default: --tz)"))
 }
 
 // settings returns the settings given on the command line: only flags that
-// were set, so absent ones leave a campaign as it is.
-func (f *settingFlags) settings(fs *flagSet) campaign.Settings {
+// were set, so absent ones leave a campaign as it is. Times are read in --tz
+// (or this machine's zone) once every flag is known.
+func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 	var s campaign.Settings
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	zone := f.tz
+	if zone == "" {
+		zone = machineZone()
+	}
+	loc, err := campaign.LoadZone(zone)
+	if err != nil {
+		return s, usagef("--tz: %q is not an IANA time zone like America/New_York", zone)
+	}
+	for _, t := range []struct {
+		flag string
+		raw  string
+		dst  **time.Time
+	}{{"start-at", f.startAt, &s.StartAt}, {"stop-at", f.stopAt, &s.StopAt}} {
+		if !given[t.flag] {
+			continue
+		}
+		at, err := parseTime(t.raw, loc)
+		if err != nil {
+			return s, usagef("--%s: %v", t.flag, err)
+		}
+		*t.dst = &at
+	}
+	if given["send-window"] {
+		w, err := campaign.ParseWindow(f.window)
+		if err != nil {
+			return s, usagef("--send-window: %v", err)
+		}
+		s.Window = &w
+	}
+	if given["tz"] {
+		s.TZ = &f.tz
+	}
+	if given["window-tz"] {
+		s.WindowTZ = &f.windowTZ
+	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "from":
@@ -72,7 +122,43 @@ func (f *settingFlags) settings(fs *flagSet) campaign.Settings {
 			s.Geomatch = &f.geomatch
 		}
 	})
-	return s
+	return s, nil
+}
+
+// parseTime reads a start or stop time: RFC 3339, or a date and time of day
+// in loc ("2026-12-01 09:00"); "none" (or empty) clears it.
+func parseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "none") {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2026-12-01T09:00:00-05:00) or '2026-12-01 09:00' with --tz", s)
+}
+
+// machineZone is this machine's IANA time zone name: $TZ, else where
+// /etc/localtime points, else UTC.
+func machineZone() string {
+	if tz := strings.TrimPrefix(os.Getenv("TZ"), ":"); tz != "" {
+		if _, err := campaign.LoadZone(tz); err == nil {
+			return tz
+		}
+	}
+	if target, err := os.Readlink("/etc/localtime"); err == nil {
+		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok {
+			if _, err := campaign.LoadZone(name); err == nil {
+				return name
+			}
+		}
+	}
+	return "UTC"
 }
 
 // senderList is --from: comma-separated numbers, or the flag repeated.

@@ -221,10 +221,21 @@ func (a *app) progress(ctx context.Context, st *store.Store, c *campaign.Campaig
 	for _, u := range uses {
 		byID[u.ID] = u
 	}
+	now := time.Now()
+	pending := p.Counts[campaign.Pending]
+	if p.Holds = c.StartHold(now, pending); p.Holds != nil {
+		return p, nil // nothing else matters before the start
+	}
 	p.Holds = campaign.SenderHolds(c, byID)
 	if len(p.Holds) == 1 && len(c.Senders()) == 1 {
-		p.Holds[0].Recipients = p.Counts[campaign.Pending]
+		p.Holds[0].Recipients = pending
+		return p, nil // all of them wait for the cap
 	}
+	byZone, err := st.PendingByZone(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	p.Holds = append(p.Holds, c.WindowHolds(byZone, now)...)
 	return p, nil
 }
 
