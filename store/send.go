@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,10 +133,19 @@ func (s *Store) ExpireLeases(ctx context.Context, campaignID int64, workerIDs []
 // absence from the result tells the worker not to send it. Rows in doubt
 // are not renewed: they wait for reconciliation.
 func (s *Store) RenewLeases(ctx context.Context, workerID string, ids []int64, lease time.Duration) ([]int64, error) {
+	// The rows are locked in id order, as Record's writes take them (it
+	// sorts its batch), so a renewal and a write of the same rows never
+	// deadlock.
 	rows, err := s.pool.Query(ctx, `
-		UPDATE recipients SET lease_expires_at = now() + $3::interval
-		WHERE id = ANY($2) AND status = 'sending' AND lease_owner = $1 AND in_doubt_since IS NULL
-		RETURNING id`, workerID, ids, lease)
+		WITH l AS (
+			SELECT id FROM recipients
+			WHERE id = ANY($2) AND status = 'sending' AND lease_owner = $1 AND in_doubt_since IS NULL
+			ORDER BY id
+			FOR UPDATE
+		)
+		UPDATE recipients r SET lease_expires_at = now() + $3::interval
+		FROM l WHERE r.id = l.id
+		RETURNING r.id`, workerID, ids, lease)
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
 	}
@@ -196,6 +207,10 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	if len(outcomes) == 0 {
 		return 0, nil
 	}
+	// In id order: the rows are updated (and locked) as the unnest lists
+	// them, and RenewLeases locks in the same order.
+	outcomes = slices.Clone(outcomes)
+	slices.SortFunc(outcomes, func(a, b campaign.Outcome) int { return cmp.Compare(a.RecipientID, b.RecipientID) })
 	n := len(outcomes)
 	var (
 		ids       = make([]int64, n)
