@@ -367,7 +367,11 @@ func flash(r *http.Request, c *campaign.Campaign) string {
 		if n == 0 {
 			return "No failed recipient matched: nothing was requeued."
 		}
-		return fmt.Sprintf("%s recipients requeued. Senders send them; if none runs, start one with 'smsblast send %s'.", fmtInt(n), c.Name)
+		noun := "recipients"
+		if n == 1 {
+			noun = "recipient"
+		}
+		return fmt.Sprintf("%s %s requeued. A running sender sends them; if none runs, start one with 'smsblast send %s'.", fmtInt(n), noun, c.Name)
 	case "already":
 		return fmt.Sprintf("Nothing to do: the campaign is %s.", c.Status)
 	}
