@@ -122,7 +122,7 @@ func (d *Dashboard) confirmCancel(w http.ResponseWriter, r *http.Request, id ide
 	if c == nil {
 		return
 	}
-	d.render(w, http.StatusOK, "confirm", confirmData{page: d.page(r, id, "Cancel "+c.Name), C: c})
+	d.render(w, r, http.StatusOK, "confirm", confirmData{page: d.page(r, id, "Cancel "+c.Name), C: c})
 }
 
 // reportWriteSlack is how long the next write of a report may take: the

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -61,6 +62,8 @@ type Dashboard struct {
 	assets    map[string]string // file name → URL with a content hash
 	list      *cache[struct{}, *listData]
 	campaigns *cache[int64, *campaignData]
+	// firstWait is firstReadWait; tests shorten it.
+	firstWait time.Duration
 }
 
 // New makes a Dashboard.
@@ -79,6 +82,7 @@ func New(cfg Config) (*Dashboard, error) {
 		auth:      newAuth(cfg.DashboardToken, cfg.AdminToken, cfg.Now),
 		list:      newCache[struct{}, *listData](cfg.Now, cfg.Log),
 		campaigns: newCache[int64, *campaignData](cfg.Now, cfg.Log),
+		firstWait: firstReadWait,
 	}
 	if err := d.loadAssets(); err != nil {
 		return nil, err
@@ -262,17 +266,54 @@ func (d *Dashboard) static(w http.ResponseWriter, r *http.Request) {
 
 // render executes a page into a buffer first, so that a template error
 // becomes a 500 instead of half a page.
-func (d *Dashboard) render(w http.ResponseWriter, status int, page string, data any) {
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
 	var buf bytes.Buffer
 	if err := d.pages[page].ExecuteTemplate(&buf, "layout.html", data); err != nil {
 		d.cfg.Log.Error("dashboard: render page", "page", page, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	writeBody(w, r, status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// gzipOver is the size above which answers are compressed: the list of a
+// thousand campaigns is about 900 KiB of HTML, 60 KiB gzipped, and the
+// live refresh sends it again whenever a figure changes. Pages under it,
+// the login form among them, go as they are.
+//
+// Compressing a page that holds a secret (the CSRF token) beside text an
+// attacker chooses would open it to BREACH; no page reflects request input
+// beside its token (page.Next is the path of a known page, never a query).
+const gzipOver = 8 << 10
+
+// writeBody writes a finished answer, gzipped when it is big and the
+// client accepts it. Answers are never cached: they hold live figures and,
+// for admins, phone numbers.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Encoding")
+	if len(body) > gzipOver && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		w.WriteHeader(status)
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		return
+	}
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, enc := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(enc), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // fragment renders one named template, for the live regions.
@@ -321,21 +362,24 @@ type page struct {
 	// AdminOff says no admin token was set: nobody can act.
 	AdminOff bool
 	CSRF     string
-	// Next is where the login link returns to.
+	// Next is where the login link returns to: the page's path, never
+	// its query (see gzipOver).
 	Next  string
 	Flash string
 	Error bool
 	// Live is the URL the script polls; empty for static pages.
 	Live string
-	// Regions are the page's live parts, rendered (see renderLive).
+	// Regions are the page's live parts, rendered before the page.
 	Regions map[string]region
+	// Refresh, when set, reloads the page after that many seconds.
+	Refresh int
 }
 
 func (d *Dashboard) page(r *http.Request, id identity, title string) page {
 	return page{
 		Title: title, Role: id.role.String(), Admin: id.role == admin, Session: id.session,
 		CanLogIn: d.auth.adminSet && id.role != admin, AdminOff: !d.auth.adminSet,
-		CSRF: d.auth.csrfToken(id), Next: r.URL.RequestURI(),
+		CSRF: d.auth.csrfToken(id), Next: r.URL.Path,
 	}
 }
 
@@ -349,8 +393,8 @@ type errorPage struct {
 // fail answers an error page.
 func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, id identity, status int, msg string) {
 	p := d.page(r, id, http.StatusText(status))
-	p.Error = true
-	d.render(w, status, "error", errorPage{page: p, Status: status, Message: msg})
+	p.Error, p.Next = true, "/" // the path may be anything
+	d.render(w, r, status, "error", errorPage{page: p, Status: status, Message: msg})
 }
 
 // serverError logs err and answers 500 without its text, which may name
@@ -358,6 +402,17 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, id identity, st
 func (d *Dashboard) serverError(w http.ResponseWriter, r *http.Request, id identity, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the viewer went away
+	}
+	if errors.Is(err, errReading) {
+		if strings.HasSuffix(r.URL.Path, "/live") {
+			writeBody(w, r, http.StatusOK, "application/json", []byte(`{"regions":{}}`))
+			return
+		}
+		p := d.page(r, id, "Reading")
+		p.Refresh = 3
+		d.render(w, r, http.StatusAccepted, "error", errorPage{page: p, Status: http.StatusAccepted,
+			Message: "This campaign has many recipients and its figures take a while to count. This page reloads itself when they are ready."})
+		return
 	}
 	d.cfg.Log.Error("dashboard: read failed", "path", r.URL.Path, "err", err)
 	d.fail(w, r, id, http.StatusInternalServerError, "The database could not be read; the server log says why.")

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
@@ -424,5 +425,114 @@ func TestCampaignPageFigures(t *testing.T) {
 	}
 	if code, page, _ := br.get("/"); code != http.StatusOK || !strings.Contains(page, `href="/campaigns/`+strconv.FormatInt(b.c.ID, 10)+`"`) {
 		t.Errorf("campaigns page: %d, without a link to the campaign", code)
+	}
+}
+
+// The live JSON leaves out the regions the page already has.
+func TestLiveSendsOnlyChanges(t *testing.T) {
+	t.Parallel()
+	b := newTestBundle(t, "", "")
+	br := b.browser(t)
+	_, page, _ := br.get(b.campaignPath(""))
+	var known []string
+	for _, m := range regexp.MustCompile(`data-live="(\w+)" data-h="(\w+)"`).FindAllStringSubmatch(page, -1) {
+		known = append(known, m[1]+"."+m[2])
+	}
+	if len(known) != len(campaignRegions) {
+		t.Fatalf("%d live regions on the page, want %d", len(known), len(campaignRegions))
+	}
+	_, body, _ := br.get(b.campaignPath("/live?known=" + url.QueryEscape(strings.Join(known, ","))))
+	var live liveJSON
+	if err := json.Unmarshal([]byte(body), &live); err != nil || len(live.Regions) != 0 {
+		t.Errorf("live JSON with every hash known: %v, %d regions, want none", err, len(live.Regions))
+	}
+	if _, err := b.st.SetStatus(context.Background(), "watched", campaign.StatusPaused, "by the test"); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = br.get(b.campaignPath("/live?known=" + url.QueryEscape(strings.Join(known, ","))))
+	live = liveJSON{}
+	if err := json.Unmarshal([]byte(body), &live); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := live.Regions["status"]; !ok || !strings.Contains(string(live.Regions["status"].HTML), "by the test") {
+		t.Errorf("after a pause the live JSON has regions %v, want the status", live.Regions)
+	}
+	if _, ok := live.Regions["charts"]; ok {
+		t.Error("the unchanged charts were sent again")
+	}
+}
+
+func TestWriteBodyGzip(t *testing.T) {
+	t.Parallel()
+	big := []byte(strings.Repeat("<tr><td>1,234</td></tr>\n", 2000))
+	for _, tt := range []struct {
+		accept string
+		body   []byte
+		gz     bool
+	}{
+		{"gzip, deflate, br", big, true},
+		{"", big, false},
+		{"gzip;q=0", big, false},
+		{"gzip", []byte("<p>small</p>"), false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Encoding", tt.accept)
+		w := httptest.NewRecorder()
+		writeBody(w, r, http.StatusOK, "text/html", tt.body)
+		if got := w.Header().Get("Content-Encoding") == "gzip"; got != tt.gz {
+			t.Errorf("Accept-Encoding %q, %d bytes: gzipped %v, want %v", tt.accept, len(tt.body), got, tt.gz)
+		}
+		if tt.gz && w.Body.Len() >= len(tt.body)/4 {
+			t.Errorf("gzipped %d bytes into %d", len(tt.body), w.Body.Len())
+		}
+	}
+}
+
+// slowStore is a Store whose campaign reads wait for a gate.
+type slowStore struct {
+	Store
+	gate chan struct{}
+}
+
+func (s *slowStore) Overview(ctx context.Context, c *campaign.Campaign) (*campaign.Overview, error) {
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Store.Overview(ctx, c)
+}
+
+// A first read that takes long answers a page that says so and reloads
+// itself; once the read is done, the page shows.
+func TestFirstReadTakesLong(t *testing.T) {
+	t.Parallel()
+	b := newTestBundle(t, "", "")
+	slow := &slowStore{Store: b.st, gate: make(chan struct{})}
+	d, err := New(Config{Store: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.firstWait = 50 * time.Millisecond
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		d.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	w := get(b.campaignPath(""))
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), `<meta http-equiv="refresh" content="3">`) {
+		t.Fatalf("first view of a slow campaign: %d\n%s", w.Code, w.Body.String())
+	}
+	if w := get(b.campaignPath("/live")); w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"regions":{}}` {
+		t.Errorf("live JSON while reading: %d %s", w.Code, w.Body.String())
+	}
+	close(slow.gate)
+	deadline := time.Now().Add(10 * time.Second)
+	for get(b.campaignPath("")).Code != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the page never showed after the read ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -48,7 +48,7 @@ func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, id ident
 	p.Next = next
 	p.CanLogIn = false // this is the login page
 	data := loginData{page: p, LoginCSRF: d.auth.loginCSRF(nonce), Wrong: wrong, Insecure: !loginAllowed(r)}
-	d.render(w, status, "login", data)
+	d.render(w, r, status, "login", data)
 }
 
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {

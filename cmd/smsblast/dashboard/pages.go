@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -18,12 +20,40 @@ import (
 // recentFailures is how many of the latest failures a campaign page lists.
 const recentFailures = 20
 
+// firstReadWait is how long a page waits for a read that has no earlier
+// value to show (the first view of a campaign since serve started). A
+// ten-million-recipient campaign takes longer than that to count; the
+// viewer then gets a page that says so and reloads itself, instead of a
+// request that outlives serve's write timeout. The read goes on.
+const firstReadWait = 5 * time.Second
+
+// errReading says a first read is still running.
+var errReading = errors.New("the figures are still being read")
+
+// getOrWait gets key from c, waiting at most wait for a first read.
+func getOrWait[K comparable, V any](r *http.Request, wait time.Duration, c *cache[K, V], key K, load func(context.Context) (V, error)) (V, time.Time, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	v, at, err := c.get(ctx, key, load)
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		return v, at, errReading
+	}
+	return v, at, err
+}
+
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // listData is one read of the list of campaigns, shared by every viewer.
+// The list looks the same to everyone, and rendering a thousand rows takes
+// longer than reading them, so it is rendered once per read (view).
 type listData struct {
 	overviews []campaign.Overview
 	holds     map[int64][]Hold
+
+	once   sync.Once
+	rows   []campaignRow
+	region region
+	err    error
 }
 
 func (d *Dashboard) loadList(ctx context.Context) (*listData, error) {
@@ -68,38 +98,50 @@ type campaignsData struct {
 	AsOf time.Time
 }
 
+// view makes the list's rows and renders its live region, once per read.
+func (d *Dashboard) view(l *listData, at time.Time) ([]campaignRow, region, error) {
+	l.once.Do(func() {
+		rows := make([]campaignRow, 0, len(l.overviews))
+		for i := range l.overviews {
+			o := &l.overviews[i]
+			c := &o.Campaign
+			final := o.Counts[campaign.Delivered] + o.Counts[campaign.Undelivered] + o.Counts[campaign.Failed] + o.Counts[campaign.Skipped]
+			rows = append(rows, campaignRow{
+				ID: c.ID, Name: c.Name, Status: c.Status, Total: o.Total,
+				Bar: progressBar(o.Counts, o.Total), Final: fmtPct(final, o.Total),
+				Segments: o.SegmentsSent, Delivery: fmtDeliveryRate(o.DeliveryRate),
+				Current: fmtRate(o.CurrentRate), Average: fmtRate(o.AverageRate), Configured: fmtRate(c.Rate),
+				ETA: fmtETA(&o.Progress), Holds: append(derivedHolds(o), l.holds[c.ID]...), LiveWorkers: o.LiveWorkers,
+			})
+		}
+		// The campaigns that need watching first, newest first within a state.
+		slices.SortStableFunc(rows, func(a, b campaignRow) int {
+			if x, y := statusOrder(a.Status), statusOrder(b.Status); x != y {
+				return x - y
+			}
+			return int(b.ID - a.ID)
+		})
+		l.rows = rows
+		html, err := d.fragment("campaigns", "region-campaigns", &campaignsData{Rows: rows, AsOf: at})
+		l.region, l.err = newRegion("campaigns", html), err
+	})
+	return l.rows, l.region, l.err
+}
+
 func (d *Dashboard) campaignsData(r *http.Request, id identity) (*campaignsData, error) {
-	l, at, err := d.list.get(r.Context(), struct{}{}, d.loadList)
+	l, at, err := getOrWait(r, d.firstWait, d.list, struct{}{}, d.loadList)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]campaignRow, 0, len(l.overviews))
-	for i := range l.overviews {
-		o := &l.overviews[i]
-		c := &o.Campaign
-		final := o.Counts[campaign.Delivered] + o.Counts[campaign.Undelivered] + o.Counts[campaign.Failed] + o.Counts[campaign.Skipped]
-		rows = append(rows, campaignRow{
-			ID: c.ID, Name: c.Name, Status: c.Status, Total: o.Total,
-			Bar: progressBar(o.Counts, o.Total), Final: fmtPct(final, o.Total),
-			Segments: o.SegmentsSent, Delivery: fmtDeliveryRate(o.DeliveryRate),
-			Current: fmtRate(o.CurrentRate), Average: fmtRate(o.AverageRate), Configured: fmtRate(c.Rate),
-			ETA: fmtETA(&o.Progress), Holds: append(derivedHolds(o), l.holds[c.ID]...), LiveWorkers: o.LiveWorkers,
-		})
+	rows, reg, err := d.view(l, at)
+	if err != nil {
+		return nil, err
 	}
-	// The campaigns that need watching first, newest first within a state.
-	slices.SortStableFunc(rows, func(a, b campaignRow) int {
-		if x, y := statusOrder(a.Status), statusOrder(b.Status); x != y {
-			return x - y
-		}
-		return int(b.ID - a.ID)
-	})
 	p := d.page(r, id, "Campaigns")
 	p.Live = "/live"
+	p.Regions = map[string]region{"campaigns": reg}
 	return &campaignsData{page: p, Rows: rows, AsOf: at}, nil
 }
-
-// campaignsRegions are the live parts of the list.
-var campaignsRegions = []string{"campaigns"}
 
 func (d *Dashboard) campaignsPage(w http.ResponseWriter, r *http.Request, id identity) {
 	data, err := d.campaignsData(r, id)
@@ -107,7 +149,7 @@ func (d *Dashboard) campaignsPage(w http.ResponseWriter, r *http.Request, id ide
 		d.serverError(w, r, id, err)
 		return
 	}
-	d.renderLive(w, r, "campaigns", data, campaignsRegions)
+	d.render(w, r, http.StatusOK, "campaigns", data)
 }
 
 func (d *Dashboard) campaignsLive(w http.ResponseWriter, r *http.Request, id identity) {
@@ -116,7 +158,7 @@ func (d *Dashboard) campaignsLive(w http.ResponseWriter, r *http.Request, id ide
 		d.serverError(w, r, id, err)
 		return
 	}
-	d.writeLive(w, r, id, "campaigns", data, campaignsRegions)
+	d.writeLive(w, r, data.Regions)
 }
 
 // campaignData is one read of a campaign's figures, shared by every viewer.
@@ -138,38 +180,66 @@ func (d *Dashboard) loadCampaign(c *campaign.Campaign) func(context.Context) (*c
 		st := d.cfg.Store
 		now := d.cfg.Now()
 		cd := &campaignData{now: now}
-		var err error
-		if cd.overview, err = st.Overview(ctx, c); err != nil {
-			return nil, err
-		}
-		if cd.codes, err = st.FailureCodes(ctx, c.ID); err != nil {
-			return nil, err
-		}
-		if cd.recent, err = st.RecentFailures(ctx, c.ID, recentFailures); err != nil {
-			return nil, err
-		}
-		n := int(chartWindow / sendStep)
-		if cd.sends, err = st.SendSeries(ctx, c.ID, windowStart(now, sendStep, n), sendStep); err != nil {
-			return nil, err
-		}
-		n = int(chartWindow / verdictStep)
-		if cd.verdicts, err = st.VerdictSeries(ctx, c.ID, windowStart(now, verdictStep, n), verdictStep); err != nil {
-			return nil, err
+		// The reads are independent: run them at once, on as many pooled
+		// connections, so the page waits for the slowest, not the sum.
+		reads := []func(context.Context) error{
+			func(ctx context.Context) (err error) { cd.overview, err = st.Overview(ctx, c); return err },
+			func(ctx context.Context) (err error) { cd.codes, err = st.FailureCodes(ctx, c.ID); return err },
+			func(ctx context.Context) (err error) {
+				cd.recent, err = st.RecentFailures(ctx, c.ID, recentFailures)
+				return err
+			},
+			func(ctx context.Context) (err error) {
+				since := windowStart(now, sendStep, int(chartWindow/sendStep))
+				cd.sends, err = st.SendSeries(ctx, c.ID, since, sendStep)
+				return err
+			},
+			func(ctx context.Context) (err error) {
+				since := windowStart(now, verdictStep, int(chartWindow/verdictStep))
+				cd.verdicts, err = st.VerdictSeries(ctx, c.ID, since, verdictStep)
+				return err
+			},
 		}
 		if d.cfg.Holds != nil {
-			m, err := d.cfg.Holds.Holds(ctx, []int64{c.ID})
-			if err != nil {
-				return nil, fmt.Errorf("read holds of campaign %d: %w", c.ID, err)
-			}
-			cd.holds = m[c.ID]
+			reads = append(reads, func(ctx context.Context) error {
+				m, err := d.cfg.Holds.Holds(ctx, []int64{c.ID})
+				if err != nil {
+					return fmt.Errorf("read holds of campaign %d: %w", c.ID, err)
+				}
+				cd.holds = m[c.ID]
+				return nil
+			})
 		}
 		if d.cfg.Senders != nil {
-			if cd.senders, err = d.cfg.Senders.Senders(ctx, c.ID); err != nil {
-				return nil, fmt.Errorf("read senders of campaign %d: %w", c.ID, err)
-			}
+			reads = append(reads, func(ctx context.Context) (err error) {
+				if cd.senders, err = d.cfg.Senders.Senders(ctx, c.ID); err != nil {
+					return fmt.Errorf("read senders of campaign %d: %w", c.ID, err)
+				}
+				return nil
+			})
+		}
+		if err := all(ctx, reads...); err != nil {
+			return nil, err
 		}
 		return cd, nil
 	}
+}
+
+// all runs fs concurrently and returns the first error; the first error
+// cancels the others.
+func all(ctx context.Context, fs ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Go(func() {
+			if err := f(ctx); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx) // nil unless a read failed or ctx ended
 }
 
 // stateRow is one recipient state in a campaign's counts.
@@ -238,7 +308,7 @@ func (d *Dashboard) campaignFromPath(w http.ResponseWriter, r *http.Request, id 
 }
 
 func (d *Dashboard) campaignPageData(r *http.Request, id identity, c *campaign.Campaign) (*campaignPageData, error) {
-	cd, at, err := d.campaigns.get(r.Context(), c.ID, d.loadCampaign(c))
+	cd, at, err := getOrWait(r, d.firstWait, d.campaigns, c.ID, d.loadCampaign(c))
 	if err != nil {
 		return nil, err
 	}
@@ -295,11 +365,14 @@ func (d *Dashboard) campaignPage(w http.ResponseWriter, r *http.Request, id iden
 		return
 	}
 	data, err := d.campaignPageData(r, id, c)
+	if err == nil {
+		data.Regions, err = d.regions("campaign", data, campaignRegions...)
+	}
 	if err != nil {
 		d.serverError(w, r, id, err)
 		return
 	}
-	d.renderLive(w, r, "campaign", data, campaignRegions)
+	d.render(w, r, http.StatusOK, "campaign", data)
 }
 
 func (d *Dashboard) campaignLive(w http.ResponseWriter, r *http.Request, id identity) {
@@ -313,42 +386,39 @@ func (d *Dashboard) campaignLive(w http.ResponseWriter, r *http.Request, id iden
 		return
 	}
 	data.Flash = "" // a flash belongs to the page load after an action
-	d.writeLive(w, r, id, "campaign", data, campaignRegions)
-}
-
-// liveData wraps a page's data with its rendered regions, for the layout.
-type liveData interface{ setRegions(map[string]region) }
-
-func (p *campaignsData) setRegions(m map[string]region)    { p.Regions = m }
-func (p *campaignPageData) setRegions(m map[string]region) { p.Regions = m }
-
-// renderLive renders a page whose regions are rendered first, so that the
-// page and the live JSON carry the same HTML and hashes.
-func (d *Dashboard) renderLive(w http.ResponseWriter, r *http.Request, name string, data liveData, names []string) {
-	regs, err := d.regions(name, data, names...)
-	if err != nil {
-		d.cfg.Log.Error("dashboard: render regions", "page", name, "err", err)
-		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
-		return
-	}
-	data.setRegions(regs)
-	d.render(w, http.StatusOK, name, data)
-}
-
-// liveJSON is what the script fetches every two seconds.
-type liveJSON struct {
-	Regions map[string]region `json:"regions"`
-}
-
-func (d *Dashboard) writeLive(w http.ResponseWriter, r *http.Request, id identity, name string, data any, names []string) {
-	regs, err := d.regions(name, data, names...)
+	regs, err := d.regions("campaign", data, campaignRegions...)
 	if err != nil {
 		d.serverError(w, r, id, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(liveJSON{Regions: regs})
+	d.writeLive(w, r, regs)
+}
+
+// liveJSON is what the script fetches every two seconds: the regions that
+// changed since the hashes it sent (?known=name.hash,…).
+type liveJSON struct {
+	Regions map[string]region `json:"regions"`
+}
+
+func (d *Dashboard) writeLive(w http.ResponseWriter, r *http.Request, regs map[string]region) {
+	known := map[string]string{}
+	for _, kv := range strings.Split(r.URL.Query().Get("known"), ",") {
+		if name, hash, ok := strings.Cut(kv, "."); ok {
+			known[name] = hash
+		}
+	}
+	out := liveJSON{Regions: map[string]region{}}
+	for name, reg := range regs {
+		if known[name] != reg.Hash {
+			out.Regions[name] = reg
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		http.Error(w, "the live figures could not be encoded", http.StatusInternalServerError)
+		return
+	}
+	writeBody(w, r, http.StatusOK, "application/json", body)
 }
 
 // flash is the message of an action's redirect (?done=…), from a fixed set:

@@ -27,11 +27,21 @@
     });
   }
 
+  // known lists the regions' hashes, so the server sends only what changed.
+  function known() {
+    var parts = [];
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      parts.push(el.getAttribute("data-live") + "." + el.getAttribute("data-h"));
+    });
+    return parts.join(",");
+  }
+
   function tick() {
     if (document.hidden) {
       return; // visibilitychange restarts it
     }
-    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+    var sep = url.indexOf("?") < 0 ? "?" : "&";
+    fetch(url + sep + "known=" + encodeURIComponent(known()), { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (res) {
         if (res.status === 401 || res.status === 403) {
           return null; // logged out: stop, the next navigation asks to log in
