@@ -55,6 +55,9 @@ func (a *app) serveDashboard(st *store.Store, addr net.Addr, hooks http.Handler)
 	default:
 		a.log.Info("dashboard at "+url, "login_to_read", viewTok != "", "actions", adminTok != "")
 	}
+	if viewTok != "" && viewTok == adminTok {
+		a.log.Warn(envDashboardToken + " and " + envAdminToken + " are the same: everyone who may read may also act")
+	}
 	for name, tok := range map[string]string{envDashboardToken: viewTok, envAdminToken: adminTok} {
 		if tok != "" && len(tok) < minTokenLen {
 			a.log.Warn(name+" is short: use a long random token (openssl rand -hex 32)", "length", len(tok))

@@ -28,6 +28,7 @@ func TestServeDashboardRule(t *testing.T) {
 		{"dashboard token, all interfaces", anywhere, map[string]string{envDashboardToken: browserView}, true, "dashboard at http://0.0.0.0:8080/"},
 		{"admin token only, all interfaces", anywhere, map[string]string{envAdminToken: browserAdmin}, true, "anyone who reaches"},
 		{"short token", loopback, map[string]string{envAdminToken: "abc"}, true, "is short"},
+		{"one token for both", loopback, map[string]string{envDashboardToken: browserAdmin, envAdminToken: browserAdmin}, true, "are the same"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
