@@ -57,15 +57,15 @@ type listData struct {
 }
 
 func (d *Dashboard) loadList(ctx context.Context) (*listData, error) {
-	os, err := d.cfg.Store.Overviews(ctx)
+	overviews, err := d.cfg.Store.Overviews(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l := &listData{overviews: os}
+	l := &listData{overviews: overviews}
 	if d.cfg.Holds != nil {
-		ids := make([]int64, len(os))
-		for i := range os {
-			ids[i] = os[i].Campaign.ID
+		ids := make([]int64, len(overviews))
+		for i := range overviews {
+			ids[i] = overviews[i].Campaign.ID
 		}
 		if l.holds, err = d.cfg.Holds.Holds(ctx, ids); err != nil {
 			return nil, fmt.Errorf("read holds: %w", err)
