@@ -84,7 +84,7 @@ func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, er
 	rows, err := s.pool.Query(ctx, `
 		SELECT s.campaign_id, s.name, s.campaign_status, s.total, s.pending, s.sending, s.accepted,
 		       s.sent, s.delivered, s.undelivered, s.failed, s.skipped,
-		       coalesce(s.delivery_rate, -1)::float8, coalesce(s.avg_rate, 0)::float8, c.rate
+		       coalesce(s.delivery_rate, -1)::float8, coalesce(s.avg_rate, 0)::float8, coalesce(c.rate, 0)
 		FROM campaign_stats s JOIN campaigns c ON c.id = s.campaign_id
 		ORDER BY s.campaign_id`)
 	if err != nil {

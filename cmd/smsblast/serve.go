@@ -17,7 +17,7 @@ func serveCommand() *command {
 	return &command{
 		name:    "serve",
 		args:    "",
-		summary: "Twilio webhooks: status callbacks, inbound STOP/START, /healthz, /metrics",
+		summary: "Twilio webhooks (status callbacks, inbound STOP/START), /healthz, /metrics and the web dashboard at /",
 		examples: `  TWILIO_AUTH_TOKEN=… smsblast serve --addr 127.0.0.1:8080 --public-url https://sms.example.com
 
   Twilio signs the URL it calls, so --public-url must be the scheme and host
@@ -33,7 +33,14 @@ func serveCommand() *command {
     https://sms.example.com/twilio/inbound
 
   TWILIO_AUTH_TOKEN is required (environment only, never a flag), also when
-  sending with an API key: Twilio signs webhooks with the account's auth token.`,
+  sending with an API key: Twilio signs webhooks with the account's auth token.
+
+  The dashboard at / needs SMSBLAST_DASHBOARD_TOKEN to read it and
+  SMSBLAST_ADMIN_TOKEN to pause, resume, cancel, retry and download reports
+  (environment only). With neither set it is served only on a loopback
+  address, read-only:
+    SMSBLAST_DASHBOARD_TOKEN=$(openssl rand -hex 32) SMSBLAST_ADMIN_TOKEN=$(openssl rand -hex 32) \
+        TWILIO_AUTH_TOKEN=… smsblast serve --addr 127.0.0.1:8080`,
 		run: runServe,
 	}
 }
@@ -93,9 +100,15 @@ func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	go a.watchSenderQueues(ctx, st, *queueCheck)
+	h, closeDashboard, err := a.serveDashboard(st, ln.Addr(), wh.routes())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeDashboard()
 	a.log.Info("serving Twilio webhooks", "addr", ln.Addr().String(),
 		"status", "/twilio/status", "inbound", "/twilio/inbound", "health", "/healthz", "metrics", "/metrics")
-	return a.serveHTTP(ctx, ln, wh.routes())
+	return a.serveHTTP(ctx, ln, h)
 }
 
 // watchSenderQueues is the queue-delay guard: every interval it measures,

@@ -203,40 +203,45 @@ func (a *app) printProgress(p *campaign.Progress) {
 }
 
 // progress reads a campaign's progress with what holds its pending
-// recipients back: the daily caps of its senders that are used up.
+// recipients back and its registered senders.
 func (a *app) progress(ctx context.Context, st *store.Store, c *campaign.Campaign) (*campaign.Progress, error) {
 	p, err := st.Progress(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	p.Holds, p.Senders, err = holdsOf(ctx, st, c, p.Counts[campaign.Pending])
+	return p, err
+}
+
+// holdsOf says what holds a campaign's pending recipients back now — a
+// start time ahead, its senders' daily caps used up, recipients outside
+// their send window — and returns its registered senders as read for it.
+func holdsOf(ctx context.Context, st *store.Store, c *campaign.Campaign, pending int64) ([]campaign.Hold, []*campaign.SenderUse, error) {
 	uses, err := st.SenderUses(ctx, time.Now(), sendStale, c.Senders()...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p.Senders = uses
-	if p.Counts[campaign.Pending] == 0 || c.Status == campaign.StatusCompleted || c.Status == campaign.StatusCanceled {
-		return p, nil
+	if pending == 0 || c.Status == campaign.StatusCompleted || c.Status == campaign.StatusCanceled {
+		return nil, uses, nil
+	}
+	now := time.Now()
+	if holds := c.StartHold(now, pending); holds != nil {
+		return holds, uses, nil // nothing else matters before the start
 	}
 	byID := make(map[string]*campaign.SenderUse, len(uses))
 	for _, u := range uses {
 		byID[u.ID] = u
 	}
-	now := time.Now()
-	pending := p.Counts[campaign.Pending]
-	if p.Holds = c.StartHold(now, pending); p.Holds != nil {
-		return p, nil // nothing else matters before the start
-	}
-	p.Holds = campaign.SenderHolds(c, byID)
-	if len(p.Holds) == 1 && len(c.Senders()) == 1 {
-		p.Holds[0].Recipients = pending
-		return p, nil // all of them wait for the cap
+	holds := campaign.SenderHolds(c, byID)
+	if len(holds) == 1 && len(c.Senders()) == 1 {
+		holds[0].Recipients = pending
+		return holds, uses, nil // all of them wait for the cap
 	}
 	byZone, err := st.PendingByZone(ctx, c.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p.Holds = append(p.Holds, c.WindowHolds(byZone, now)...)
-	return p, nil
+	return append(holds, c.WindowHolds(byZone, now)...), uses, nil
 }
 
 // printNeedsReview says, when there are any, how many recipients wait for a
