@@ -71,9 +71,9 @@ type Campaign struct {
 	Window Window
 	// WindowTZ is the window's zone for numbers with no usable zone of
 	// their own; empty: TZ.
-	WindowTZ string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	WindowTZ  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DefaultRate is a campaign's rate, in segments per second, when neither the
