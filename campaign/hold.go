@@ -111,5 +111,5 @@ func (c *Campaign) StartHold(t time.Time, pending int64) []Hold {
 		return nil
 	}
 	return []Hold{{Reason: HoldStart, Recipients: pending, Until: c.StartAt, Zone: c.TZ,
-		Detail: "before start"}}
+		Detail: "before start (the campaign starts later)"}}
 }

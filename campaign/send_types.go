@@ -51,6 +51,9 @@ type SendStore interface {
 	// ExpirePending ends the campaign's pending recipients as expired (its
 	// stop time passed) and returns how many.
 	ExpirePending(ctx context.Context, campaignID int64) (int64, error)
+	// PendingByZone counts the campaign's pending recipients by their time
+	// zones, for saying which wait for their send window.
+	PendingByZone(ctx context.Context, campaignID int64) (map[string]int64, error)
 	// Remaining counts the campaign's pending and sending recipients and
 	// when the next pending one is due.
 	Remaining(ctx context.Context, campaignID int64) (Remaining, error)

@@ -561,8 +561,7 @@ func (r *run) finished() bool {
 // read and held, one write each).
 func (r *run) campaignHolds(c *campaign.Campaign, now time.Time) []campaign.Hold {
 	if c.StartAt.After(now) {
-		return []campaign.Hold{{Reason: campaign.HoldStart, Until: c.StartAt, Zone: c.TZ,
-			Detail: "the campaign starts later"}}
+		return c.StartHold(now, 0)
 	}
 	if snap := r.senders.Load(); snap.allCapped(c) {
 		return campaign.SenderHolds(c, snap.uses)
@@ -607,15 +606,12 @@ func (r *run) heldBack(holds []campaign.Hold) bool {
 }
 
 // expire ends, once the campaign's stop time has passed, every recipient
-// still pending: nothing is sent from then on. Rows in doubt are still
-// reconciled (they may have been sent in time).
+// still pending: nothing is sent from then on. It runs until nothing is left
+// pending, since rows claimed before the stop come back unsent after it.
+// Rows in doubt are still reconciled (they may have been sent in time).
 func (r *run) expire() {
-	if r.expired.Swap(true) {
-		return
-	}
 	n, err := r.e.store.ExpirePending(r.soft, r.c.ID)
 	if err != nil {
-		r.expired.Store(false)
 		if r.soft.Err() == nil {
 			r.e.log.Warn("expire unsent recipients", "err", err)
 			sleepCtx(r.soft, time.Second)
@@ -623,20 +619,32 @@ func (r *run) expire() {
 		return
 	}
 	r.e.stats.expired.Add(n)
-	r.e.log.Info("stop time passed: unsent recipients expired", "stop_at", r.camp().StopAt, "expired", n)
+	if !r.expired.Swap(true) {
+		r.e.log.Info("stop time passed: unsent recipients expired", "stop_at", r.camp().StopAt, "expired", n)
+	}
 }
 
 // holdsNow says why the pending recipients wait: the daily caps used up
-// (as a heartbeat reads them now), or else their retry back-off.
+// (as a heartbeat reads them now), recipients outside their send window,
+// or else their retry back-off.
 func (r *run) holdsNow(rem campaign.Remaining) []campaign.Hold {
 	r.beat(r.soft)
-	holds := campaign.SenderHolds(r.c, r.senders.Load().uses)
-	if len(holds) == 1 && len(r.camp().Senders()) == 1 {
+	c := r.camp()
+	holds := campaign.SenderHolds(c, r.senders.Load().uses)
+	if len(holds) == 1 && len(c.Senders()) == 1 {
 		holds[0].Recipients = rem.Pending
+		return holds
 	}
-	if len(holds) == 0 {
-		holds = []campaign.Hold{{Reason: campaign.HoldRetry, Recipients: rem.Pending, Until: rem.NextDue,
-			Detail: fmt.Sprintf("%d recipients wait for a retry", rem.Pending)}}
+	if byZone, err := r.e.store.PendingByZone(r.soft, r.c.ID); err == nil {
+		holds = append(holds, c.WindowHolds(byZone, r.e.cfg.Now())...)
+	}
+	var held int64
+	for _, h := range holds {
+		held += h.Recipients
+	}
+	if len(holds) == 0 || held < rem.Pending {
+		holds = append(holds, campaign.Hold{Reason: campaign.HoldRetry, Recipients: rem.Pending - held, Until: rem.NextDue,
+			Detail: fmt.Sprintf("%d recipients wait for a retry", rem.Pending-held)})
 	}
 	return holds
 }
