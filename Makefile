@@ -17,7 +17,7 @@ test: ## run every test against real PostgreSQL and the Twilio simulator (race d
 # The end-to-end benchmarks behind the README's Performance table. Each times
 # its baseline in the same run; the 1M-row ones need SMSBLAST_BENCH_1M, the
 # dashboard's 10M-recipient campaign SMSBLAST_BENCH_10M (about 6 minutes to load).
-BENCH_E2E := Import1M|SendEndToEnd|SendRate|ResumeHalfDone1M|SendMemory|StatusCallbacks|CampaignsPage1000|CampaignPageBig
+BENCH_E2E := Import1M|SendEndToEnd|SendRate|SendRegisteredSender|ClaimWithWindows|ResumeHalfDone1M|SendMemory|StatusCallbacks|CampaignsPage1000|CampaignPageBig
 
 bench: ## run the end-to-end benchmarks (a few minutes) and print one table; raw output in bench.txt
 	SMSBLAST_BENCH_1M=1 SMSBLAST_BENCH_10M=1 $(GO) test -run '^$$' -bench '$(BENCH_E2E)' -benchtime 1x -timeout 45m \
