@@ -53,6 +53,9 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if sf.readIn != "" {
+		fmt.Fprintf(a.stderr, "smsblast: times read in %s, this machine's zone (give --tz to change)\n", sf.readIn)
+	}
 	if s.TZ == nil {
 		// A new campaign remembers the zone its times were written in.
 		zone := machineZone()

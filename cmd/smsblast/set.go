@@ -35,6 +35,9 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if sf.readIn != "" {
+		fmt.Fprintf(a.stderr, "smsblast: times read in %s, this machine's zone (give --tz to change)\n", sf.readIn)
+	}
 	if err := s.Validate(); err != nil {
 		return settingUsage(err)
 	}

@@ -28,6 +28,9 @@ type settingFlags struct {
 	tz          string
 	window      string
 	windowTZ    string
+	// readIn names the machine's zone when a time without a zone was read
+	// in it (no --tz), for the command to say so.
+	readIn string
 }
 
 // register defines the settings flags; note is added to each flag's help
@@ -84,6 +87,9 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 		at, err := parseTime(t.raw, loc)
 		if err != nil {
 			return s, usagef("--%s: %v", t.flag, err)
+		}
+		if !given["tz"] && !strings.ContainsAny(strings.TrimPrefix(t.raw, "20"), "Z+") && strings.Count(t.raw, "-") <= 2 {
+			f.readIn = zone
 		}
 		*t.dst = &at
 	}
