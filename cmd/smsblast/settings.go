@@ -84,11 +84,11 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 		if !given[t.flag] {
 			continue
 		}
-		at, err := parseTime(t.raw, loc)
+		at, local, err := parseTime(t.raw, loc)
 		if err != nil {
 			return s, usagef("--%s: %v", t.flag, err)
 		}
-		if !given["tz"] && !strings.ContainsAny(strings.TrimPrefix(t.raw, "20"), "Z+") && strings.Count(t.raw, "-") <= 2 {
+		if local && !given["tz"] {
 			f.readIn = zone
 		}
 		*t.dst = &at
@@ -132,21 +132,22 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 }
 
 // parseTime reads a start or stop time: RFC 3339, or a date and time of day
-// in loc ("2026-12-01 09:00"); "none" (or empty) clears it.
-func parseTime(s string, loc *time.Location) (time.Time, error) {
+// in loc ("2026-12-01 09:00"), which local reports; "none" (or empty)
+// clears it.
+func parseTime(s string, loc *time.Location) (t time.Time, local bool, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" || strings.EqualFold(s, "none") {
-		return time.Time{}, nil
+		return time.Time{}, false, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+		return t, false, nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+			return t, true, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2026-12-01T09:00:00-05:00) or '2026-12-01 09:00' with --tz", s)
+	return time.Time{}, false, fmt.Errorf("%q is not a time: use RFC 3339 (2026-12-01T09:00:00-05:00) or '2026-12-01 09:00' with --tz", s)
 }
 
 // machineZone is this machine's IANA time zone name: $TZ, else where
