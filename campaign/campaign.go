@@ -71,7 +71,14 @@ type Campaign struct {
 	Window Window
 	// WindowTZ is the window's zone for numbers with no usable zone of
 	// their own; empty: TZ.
-	WindowTZ  string
+	WindowTZ string
+	// BudgetSegments and BudgetAmount are the most the campaign may spend,
+	// in segments and in money at its prices (0: no limit).
+	BudgetSegments int64
+	BudgetAmount   float64
+	// Frequency caps how often any campaign may have texted a recipient
+	// for this one to text it (zero: no cap).
+	Frequency FrequencyCap
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -51,6 +51,8 @@ type SendStore interface {
 	// ExpirePending ends the campaign's pending recipients as expired (its
 	// stop time passed) and returns how many.
 	ExpirePending(ctx context.Context, campaignID int64) (int64, error)
+	// Prices reads the campaign's prices by destination country.
+	Prices(ctx context.Context, campaignID int64) (Prices, error)
 	// PendingByZone counts the campaign's pending recipients by their time
 	// zones, for saying which wait for their send window.
 	PendingByZone(ctx context.Context, campaignID int64) (map[string]int64, error)
@@ -116,6 +118,11 @@ type ClaimRequest struct {
 	// CapDays names today's cap day for each sender with a daily cap: those
 	// usage rows are locked and read for Decide.
 	CapDays map[string]time.Time
+	// Budget: the campaign has a budget; its spent row is locked and read.
+	Budget bool
+	// Frequency, when set, locks each candidate's phone against every
+	// other capped claim and reads its contacts within the window.
+	Frequency FrequencyCap
 	// Decide says what becomes of each candidate (one Decision each, in
 	// order). It runs inside the claim's transaction, while the candidates
 	// and the usage rows are locked, so it must be quick and must not touch
@@ -128,6 +135,11 @@ type ClaimState struct {
 	Candidates []Candidate
 	// Usage is the segments already used on each capped sender's cap day.
 	Usage map[string]int64
+	// Spent is what the campaign has spent of its budget (with Budget).
+	Spent Spent
+	// Contacts counts each candidate phone's messages, from any campaign,
+	// within the frequency window (with Frequency).
+	Contacts map[string]int
 }
 
 // Candidate is a due pending recipient offered to a claim.
@@ -160,11 +172,15 @@ type Decision struct {
 	Hold      HoldReason
 	// Skip marks it skipped, with this reason in error_message.
 	Skip string
+	// Leave leaves it as it is: the campaign's budget cannot take it.
+	Leave bool
+	// Cost is the money its claim spends of the budget.
+	Cost float64
 }
 
 // ClaimCounts is what a claim did besides claiming.
 type ClaimCounts struct {
-	Skipped, Held int
+	Skipped, Held, Left int
 }
 
 // Remaining is the work left in a campaign.

@@ -32,6 +32,16 @@ type Settings struct {
 	TZ, WindowTZ *string
 	// Window is when recipients may be texted, in their local time.
 	Window *Window
+	// BudgetSegments and Budget bound what the campaign spends, in
+	// segments and in money at Prices (0 removes a limit).
+	BudgetSegments *int64
+	Budget         *float64
+	// Prices are the campaign's prices by destination country, which a
+	// budget in money needs.
+	Prices Prices
+	// Frequency caps how often any campaign may have texted a recipient
+	// (Count 0 removes the cap).
+	Frequency *FrequencyCap
 }
 
 // Bounds of the settings.
@@ -68,7 +78,8 @@ func invalid(setting, format string, args ...any) error {
 func (s *Settings) Empty() bool {
 	return s.From == nil && s.MessagingService == nil && s.Body == nil && s.StatusCallback == nil &&
 		s.Rate == nil && s.Concurrency == nil && s.MaxAttempts == nil && s.Validity == nil && s.Geomatch == nil &&
-		s.StartAt == nil && s.StopAt == nil && s.TZ == nil && s.WindowTZ == nil && s.Window == nil
+		s.StartAt == nil && s.StopAt == nil && s.TZ == nil && s.WindowTZ == nil && s.Window == nil &&
+		s.BudgetSegments == nil && s.Budget == nil && s.Prices == nil && s.Frequency == nil
 }
 
 // Validate checks each given setting's form, before anything is read or
@@ -125,6 +136,20 @@ func (s *Settings) Validate() error {
 		}
 		if _, err := LoadZone(*z); err != nil || *z == "" || *z == "Local" {
 			return invalid(setting, "%q is not an IANA time zone like America/New_York", *z)
+		}
+	}
+	if s.BudgetSegments != nil && *s.BudgetSegments < 0 {
+		return invalid("budget_segments", "must be 0 (no limit) or more, not %d", *s.BudgetSegments)
+	}
+	if b := s.Budget; b != nil && (*b < 0 || *b != *b || *b > 1e12) {
+		return invalid("budget", "must be 0 (no limit) or a positive amount, not %v", *b)
+	}
+	for country, p := range s.Prices {
+		if (len(country) != 2 && country != "*") || p.PerSegment < 0 || p.PerSegment != p.PerSegment || len(p.Currency) != 3 {
+			return invalid("prices", "%s: %v %s is not a country, a price per segment and a currency", country, p.PerSegment, p.Currency)
+		}
+		if p.Currency != s.Prices.Currency() {
+			return invalid("prices", "prices must share one currency, not %s and %s", p.Currency, s.Prices.Currency())
 		}
 	}
 	if s.StartAt != nil && s.StopAt != nil && !s.StartAt.IsZero() && !s.StopAt.IsZero() && !s.StopAt.After(*s.StartAt) {
@@ -192,6 +217,15 @@ func (s *Settings) Apply(c *Campaign) {
 	if s.Window != nil {
 		c.Window = *s.Window
 	}
+	if s.BudgetSegments != nil {
+		c.BudgetSegments = *s.BudgetSegments
+	}
+	if s.Budget != nil {
+		c.BudgetAmount = *s.Budget
+	}
+	if s.Frequency != nil {
+		c.Frequency = *s.Frequency
+	}
 }
 
 // Check refuses settings that differ from an existing campaign's.
@@ -231,6 +265,12 @@ func (s *Settings) Check(c *Campaign) error {
 		return conflict("send_window", c.Window, *s.Window)
 	case s.WindowTZ != nil && *s.WindowTZ != c.WindowTZ:
 		return conflict("window_tz", quoteOrNone(c.WindowTZ), fmt.Sprintf("%q", *s.WindowTZ))
+	case s.BudgetSegments != nil && *s.BudgetSegments != c.BudgetSegments:
+		return conflict("budget_segments", c.BudgetSegments, *s.BudgetSegments)
+	case s.Budget != nil && *s.Budget != c.BudgetAmount:
+		return conflict("budget", c.BudgetAmount, *s.Budget)
+	case s.Frequency != nil && *s.Frequency != c.Frequency:
+		return conflict("frequency_cap", c.Frequency, *s.Frequency)
 	}
 	return nil
 }

@@ -135,6 +135,13 @@ func (p *Place) Open(t time.Time) bool {
 	return true
 }
 
+// OpenFor reports whether the recipient may be texted from t and still at
+// t+d: a request started at t may reach Twilio up to d later, and Twilio
+// dates the message when it arrives.
+func (p *Place) OpenFor(t time.Time, d time.Duration) bool {
+	return p.Open(t) && p.Open(t.Add(d))
+}
+
 // NextOpen is the first instant at or after t when the recipient may be
 // texted; zero when that never happens in the next three days (windows of
 // zones too far apart never overlap: a US toll-free number spans every zone

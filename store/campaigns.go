@@ -19,7 +19,8 @@ const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging
 	body_template, coalesce(status_callback, ''), status, coalesce(status_reason, ''),
 	coalesce(rate, 0), concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at,
 	coalesce(sender_pool, '{}'), geomatch, start_at, stop_at, coalesce(tz, ''), coalesce(send_window, 'any'),
-	coalesce(window_tz, '')`
+	coalesce(window_tz, ''), coalesce(budget_segments, 0), coalesce(budget_amount, 0)::float8,
+	coalesce(frequency_count, 0), coalesce(frequency_window, interval '0')`
 
 func scanCampaign(row pgx.Row) (*campaign.Campaign, error) { return scanCampaignAnd(row) }
 
@@ -31,7 +32,8 @@ func scanCampaignAnd(row pgx.Row, more ...any) (*campaign.Campaign, error) {
 	err := row.Scan(append([]any{&c.ID, &c.Name, &c.From, &c.MessagingServiceSID,
 		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
 		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt,
-		&c.Pool, &c.Geomatch, &start, &stop, &c.TZ, &window, &c.WindowTZ}, more...)...)
+		&c.Pool, &c.Geomatch, &start, &stop, &c.TZ, &window, &c.WindowTZ,
+		&c.BudgetSegments, &c.BudgetAmount, &c.Frequency.Count, &c.Frequency.Window}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +96,10 @@ func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error 
 	add("tz", c.TZ, c.TZ == "")
 	add("send_window", c.Window.String(), c.Window.Any())
 	add("window_tz", c.WindowTZ, c.WindowTZ == "")
+	add("budget_segments", c.BudgetSegments, c.BudgetSegments == 0)
+	add("budget_amount", c.BudgetAmount, c.BudgetAmount == 0)
+	add("frequency_count", c.Frequency.Count, c.Frequency.Count == 0)
+	add("frequency_window", c.Frequency.Window, c.Frequency.Count == 0)
 	q := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
 		") RETURNING " + campaignColumns
 	got, err := scanCampaign(s.pool.QueryRow(ctx, q, args...))
@@ -135,12 +141,15 @@ func (s *Store) ChangeCampaign(ctx context.Context, name string, change func(c *
 				body_template = $5, status_callback = nullif($6, ''), rate = nullif($7::float8, 0),
 				concurrency = $8, max_attempts = $9, validity_period = nullif($10, 0), geomatch = $11,
 				start_at = $12, stop_at = $13, tz = nullif($14, ''), send_window = nullif($15, 'any'),
-				window_tz = nullif($16, ''), updated_at = now()
+				window_tz = nullif($16, ''), budget_segments = nullif($17, 0), budget_amount = nullif($18::float8, 0),
+				frequency_count = nullif($19, 0), frequency_window = CASE WHEN $19 > 0 THEN $20::interval END,
+				updated_at = now()
 			WHERE id = $1
 			RETURNING `+campaignColumns,
 			c.ID, c.From, nilIfEmpty(c.Pool), c.MessagingServiceSID, c.BodyTemplate, c.StatusCallback, c.Rate,
 			c.Concurrency, c.MaxAttempts, c.ValidityPeriod, c.Geomatch,
-			nullTime(c.StartAt), nullTime(c.StopAt), c.TZ, c.Window.String(), c.WindowTZ))
+			nullTime(c.StartAt), nullTime(c.StopAt), c.TZ, c.Window.String(), c.WindowTZ,
+			c.BudgetSegments, c.BudgetAmount, c.Frequency.Count, c.Frequency.Window))
 		return err
 	})
 	if err != nil {
@@ -161,4 +170,54 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// SetPrices replaces a campaign's prices by destination country.
+func (s *Store) SetPrices(ctx context.Context, campaignID int64, prices campaign.Prices) error {
+	countries := make([]string, 0, len(prices))
+	per := make([]float64, 0, len(prices))
+	currency := make([]string, 0, len(prices))
+	for _, p := range prices {
+		countries, per, currency = append(countries, p.Country), append(per, p.PerSegment), append(currency, p.Currency)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM campaign_prices WHERE campaign_id = $1`, campaignID)
+	b.Queue(`
+		INSERT INTO campaign_prices (campaign_id, country, price_per_segment, currency)
+		SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::text[])`, campaignID, countries, per, currency)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	if err != nil {
+		return fmt.Errorf("set prices of campaign %d: %w", campaignID, err)
+	}
+	return nil
+}
+
+// Prices reads a campaign's prices by destination country.
+func (s *Store) Prices(ctx context.Context, campaignID int64) (campaign.Prices, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT country, price_per_segment::float8, currency FROM campaign_prices WHERE campaign_id = $1`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("read prices of campaign %d: %w", campaignID, err)
+	}
+	out := campaign.Prices{}
+	var p campaign.Price
+	_, err = pgx.ForEachRow(rows, []any{&p.Country, &p.PerSegment, &p.Currency}, func() error {
+		out[p.Country] = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read prices of campaign %d: %w", campaignID, err)
+	}
+	return out, nil
+}
+
+// Spent reads what a campaign has spent of its budget (reserved included).
+func (s *Store) Spent(ctx context.Context, campaignID int64) (campaign.Spent, error) {
+	var sp campaign.Spent
+	err := s.pool.QueryRow(ctx, `SELECT segments, amount::float8 FROM campaign_budget WHERE campaign_id = $1`, campaignID).
+		Scan(&sp.Segments, &sp.Amount)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return sp, fmt.Errorf("read budget spent by campaign %d: %w", campaignID, err)
+	}
+	return sp, nil
 }

@@ -77,13 +77,17 @@ func claimCandidates(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest)
 			ORDER BY u.sender
 			FOR UPDATE OF u`, senders, days)
 	}
+	if req.Budget {
+		b.Queue(`INSERT INTO campaign_budget (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, req.CampaignID)
+		b.Queue(`SELECT segments, amount::float8 FROM campaign_budget WHERE campaign_id = $1 FOR UPDATE`, req.CampaignID)
+	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
-	st := &campaign.ClaimState{Usage: map[string]int64{}}
+	st := &campaign.ClaimState{Usage: map[string]int64{}, Contacts: map[string]int{}}
 	st.Candidates, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Candidate, error) {
 		var c campaign.Candidate
 		err := r.Scan(&c.RecipientID, &c.Phone, &c.Segments, &c.TimeZones, &c.OptedOut, &c.Sticky)
@@ -109,7 +113,61 @@ func claimCandidates(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest)
 			return nil, err
 		}
 	}
-	return st, br.Close()
+	if req.Budget {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		if err := br.QueryRow().Scan(&st.Spent.Segments, &st.Spent.Amount); err != nil {
+			return nil, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	if req.Frequency.Count > 0 && len(st.Candidates) > 0 {
+		if err := readContacts(ctx, tx, req, st); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// readContacts locks each candidate's phone — a transaction-scoped advisory
+// lock, in phone order, taken by every claim of a campaign with a frequency
+// cap, so two such claims never both count a phone's contacts before the
+// other's are written — and counts its contacts, from any campaign, within
+// the window (contacts_phone_idx).
+func readContacts(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *campaign.ClaimState) error {
+	phones := make([]string, len(st.Candidates))
+	for i, c := range st.Candidates {
+		phones[i] = c.Phone
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		SELECT count(pg_advisory_xact_lock(hashtextextended('smsblast phone ' || x.p, 0)))
+		FROM (SELECT DISTINCT p FROM unnest($1::text[]) AS p ORDER BY p) x`, phones)
+	b.Queue(`
+		SELECT phone, count(*) FROM contacts
+		WHERE phone = ANY ($1) AND at > $2::timestamptz - $3::interval
+		GROUP BY phone`, phones, req.Now, req.Frequency.Window)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	var phone string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&phone, &n}, func() error {
+		st.Contacts[phone] = n
+		return nil
+	}); err != nil {
+		return err
+	}
+	return br.Close()
 }
 
 // applyClaim writes the decisions in one batch: one UPDATE of the candidates
@@ -125,12 +183,20 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 	reasons := make([]*string, n)
 	reserveDays := make([]*time.Time, n)
 	holdReasons := make([]*string, n)
+	costs := make([]*float64, n)
+	var spentSegments int64
+	var spentAmount float64
+	var contactIDs []int64
+	var contactPhones []string
 	reserved := map[string]int64{}
 	var stickyPhones, stickySenders []string
 	for i, d := range ds {
 		c := &st.Candidates[i]
 		ids[i] = c.RecipientID
 		switch {
+		case d.Leave:
+			kinds[i] = "leave"
+			counts.Left++
 		case d.Skip != "":
 			kinds[i], reasons[i] = "skip", &d.Skip
 			counts.Skipped++
@@ -157,6 +223,13 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 			if d.Sticky {
 				stickyPhones, stickySenders = append(stickyPhones, c.Phone), append(stickySenders, d.Sender)
 			}
+			if req.Budget {
+				cost := d.Cost
+				costs[i] = &cost
+				spentSegments += int64(c.Segments)
+				spentAmount += cost
+			}
+			contactIDs, contactPhones = append(contactIDs, c.RecipientID), append(contactPhones, c.Phone)
 		}
 	}
 	b := &pgx.Batch{}
@@ -173,14 +246,16 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 			next_attempt_at  = coalesce(u.hold_until, r.next_attempt_at),
 			sender           = coalesce(u.sender, r.sender),
 			reserved_day     = CASE WHEN u.kind = 'claim' THEN u.reserve_day ELSE r.reserved_day END,
+			budget_cost      = CASE WHEN u.kind = 'claim' THEN u.cost ELSE r.budget_cost END,
 			hold             = u.hold,
 			error_message    = coalesce(u.reason, r.error_message),
 			updated_at       = now()
-		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::date[], $9::text[])
-		     AS u(id, kind, sender, hold_until, reason, reserve_day, hold)
+		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::date[], $9::text[],
+		            $10::numeric[])
+		     AS u(id, kind, sender, hold_until, reason, reserve_day, hold, cost)
 		WHERE r.id = u.id AND u.kind = ANY ('{claim,hold,skip}')
 		RETURNING r.id, r.phone, r.attrs, r.attempts, r.claimed_at, r.sender, u.kind = 'claim'`,
-		req.WorkerID, req.Lease, ids, kinds, senders, holds, reasons, reserveDays, holdReasons)
+		req.WorkerID, req.Lease, ids, kinds, senders, holds, reasons, reserveDays, holdReasons, costs)
 	if len(reserved) > 0 {
 		rs := slices.Sorted(maps.Keys(reserved))
 		days := make([]time.Time, len(rs))
@@ -192,6 +267,18 @@ func applyClaim(ctx context.Context, tx pgx.Tx, req *campaign.ClaimRequest, st *
 			UPDATE sender_usage u SET segments = u.segments + d.n
 			FROM unnest($1::text[], $2::date[], $3::bigint[]) AS d(sender, day, n)
 			WHERE u.sender = d.sender AND u.day = d.day`, rs, days, amounts)
+	}
+	if req.Budget && (spentSegments > 0 || spentAmount > 0) {
+		b.Queue(`UPDATE campaign_budget SET segments = segments + $2, amount = amount + $3 WHERE campaign_id = $1`,
+			req.CampaignID, spentSegments, spentAmount)
+	}
+	// Every claim records its recipients as contacts, so that a campaign
+	// with a frequency cap counts what every campaign sends.
+	if len(contactIDs) > 0 {
+		b.Queue(`
+			INSERT INTO contacts (phone, at, campaign_id, recipient_id)
+			SELECT p, $1, $2, id FROM unnest($3::text[], $4::bigint[]) AS u(p, id)`,
+			req.Now, req.CampaignID, contactPhones, contactIDs)
 	}
 	if len(stickyPhones) > 0 {
 		b.Queue(`

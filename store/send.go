@@ -302,9 +302,8 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 				in_doubt_since   = CASE WHEN u.status = 'sending' THEN coalesce(r.in_doubt_since, now()) END,
 				claimed_at       = CASE WHEN u.unclaim = 1 THEN NULL ELSE r.claimed_at END,
 				sent_at          = coalesce(u.sent_at, r.sent_at),
-				reserved_day     = CASE WHEN u.status IN ('pending', 'skipped', 'expired')
-				                          OR (u.status = 'failed' AND u.sid IS NULL AND r.message_sid IS NULL)
-				                        THEN NULL ELSE r.reserved_day END,
+				reserved_day     = CASE WHEN `+releasedSQL+` THEN NULL ELSE r.reserved_day END,
+				budget_cost      = CASE WHEN `+releasedSQL+` THEN NULL ELSE r.budget_cost END,
 				updated_at       = now()
 			FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
 			            $9::int[], $10::interval[], $11::interval[], $12::int[], $13::timestamptz[],
@@ -312,19 +311,32 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 			     AS u(id, attempt, status, sid, twilio_status, code, msg, segments, retry_in, recheck, unclaim, sent_at,
 			          hold_until, hold)
 			WHERE r.id = u.id AND r.status = 'sending' AND r.lease_owner = $1 AND r.attempts = u.attempt
-			RETURNING r.id, r.reserved_day IS NULL AS unreserved
+			RETURNING r.id, `+releasedSQL+` AS released
 		), released AS (
 			SELECT old.sender, old.reserved_day AS day, sum(coalesce(old.segments, 1)) AS n
 			FROM recipients old JOIN upd ON upd.id = old.id
-			WHERE upd.unreserved AND old.reserved_day IS NOT NULL
+			WHERE upd.released AND old.reserved_day IS NOT NULL
 			GROUP BY 1, 2
 		), give AS (
 			UPDATE sender_usage s SET segments = greatest(s.segments - released.n, 0)
 			FROM released WHERE s.sender = released.sender AND s.day = released.day
+		), unspent AS (
+			SELECT sum(coalesce(old.segments, 1)) AS segments, sum(old.budget_cost) AS amount
+			FROM recipients old JOIN upd ON upd.id = old.id
+			WHERE upd.released AND old.budget_cost IS NOT NULL
+		), refund AS (
+			UPDATE campaign_budget b SET segments = greatest(b.segments - unspent.segments, 0),
+			                             amount = greatest(b.amount - unspent.amount, 0)
+			FROM unspent WHERE b.campaign_id = $16 AND unspent.segments IS NOT NULL
+		), uncontact AS (
+			DELETE FROM contacts c
+			USING (SELECT recipient_id, max(at) AS at FROM contacts
+			       WHERE recipient_id IN (SELECT id FROM upd WHERE released) GROUP BY 1) last
+			WHERE c.recipient_id = last.recipient_id AND c.at = last.at
 		)
 		SELECT count(*) FROM upd`,
 		workerID, ids, attempts, statuses, sids, tstat, codes, msgs, segs, retryIn, recheck, unclaim, sentAt,
-		holdUntil, holdWhy)
+		holdUntil, holdWhy, campaignID)
 	if len(aIDs) > 0 {
 		b.Queue(`
 			INSERT INTO send_attempts (recipient_id, campaign_id, attempt, worker, started_at, latency_ms,
@@ -364,6 +376,14 @@ func (s *Store) Record(ctx context.Context, campaignID int64, workerID string, o
 	}
 	return applied, nil
 }
+
+// releasedSQL is, inside Record's update, whether an outcome gives back
+// what the claim reserved — the segments against a daily cap and a budget,
+// the contact a frequency cap counts: the row leaves 'sending' without
+// Twilio having taken its message (pending again, skipped, expired, or
+// refused without a sid).
+const releasedSQL = `(u.status IN ('pending', 'skipped', 'expired')
+	OR (u.status = 'failed' AND u.sid IS NULL AND r.message_sid IS NULL))`
 
 // ExpirePending ends the campaign's pending recipients as expired: its stop
 // time passed before they were sent. The pending index finds them; rows in

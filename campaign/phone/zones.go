@@ -46,3 +46,26 @@ func lookupZones(e164 string) string {
 	slices.Sort(zones)
 	return strings.Join(slices.Compact(zones), ",")
 }
+
+// Region returns the ISO 3166 country of a number in E.164 ("US"), or ""
+// when libphonenumber cannot tell. Cached like TimeZones.
+func Region(e164 string) string {
+	key := e164
+	if len(key) > 8 {
+		key = key[:len(key)-4]
+	}
+	if v, ok := regionCache.Load(key); ok {
+		return v.(string)
+	}
+	r := ""
+	if num, err := phonenumbers.Parse(e164, ""); err == nil {
+		r = phonenumbers.GetRegionCodeForNumber(num)
+		if r == "ZZ" {
+			r = ""
+		}
+	}
+	regionCache.Store(key, r)
+	return r
+}
+
+var regionCache sync.Map // number less its last four digits → region

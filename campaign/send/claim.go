@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/phone"
 )
 
 // senderSnapshot is what the last heartbeat learned of the campaign's
 // registered senders (absent: unregistered). Immutable once stored.
 type senderSnapshot struct {
-	uses  map[string]*campaign.SenderUse
-	rules []campaign.WindowRule // send_window_rules
+	uses   map[string]*campaign.SenderUse
+	rules  []campaign.WindowRule // send_window_rules
+	prices campaign.Prices       // the campaign's, for a budget in money
 }
 
 // capDays names today's cap day of each sender with a daily cap, as the
@@ -49,6 +51,8 @@ func (r *run) decide(snap *senderSnapshot, st *campaign.ClaimState, now time.Tim
 	used := st.Usage
 	camp := r.camp()
 	cache := map[string]*campaign.Place{}
+	spent := st.Spent
+	contacted := map[string]int{} // claimed in this batch, per phone
 	for i := range st.Candidates {
 		c := &st.Candidates[i]
 		d := &out[i]
@@ -56,8 +60,14 @@ func (r *run) decide(snap *senderSnapshot, st *campaign.ClaimState, now time.Tim
 			d.Skip = "opted out: never texted"
 			continue
 		}
+		if f := camp.Frequency; f.Count > 0 {
+			if n := st.Contacts[c.Phone] + contacted[c.Phone]; n >= f.Count {
+				d.Skip = fmt.Sprintf("frequency_capped: texted %d times by smsblast campaigns within %v (cap %s)", n, f.Window, f)
+				continue
+			}
+		}
 		place := placeOf(camp, c, snap.rules, now, cache)
-		if !place.Open(now) {
+		if !place.OpenFor(now, r.e.cfg.WindowMargin) {
 			*d = campaign.Decision{HoldUntil: reopening(place, now), Hold: campaign.HoldWindow}
 			continue
 		}
@@ -65,17 +75,60 @@ func (r *run) decide(snap *senderSnapshot, st *campaign.ClaimState, now time.Tim
 		d.Sender = r.pickSender(c)
 		d.Sticky = len(r.camp().Pool) > 1 && d.Sender != c.Sticky
 		u := snap.uses[d.Sender]
-		if u == nil || u.DailyCap <= 0 {
-			continue
+		if u != nil && u.DailyCap > 0 {
+			if used[d.Sender]+int64(c.Segments) > u.DailyCap {
+				*d = campaign.Decision{Sender: d.Sender, HoldUntil: u.ResetsAt, Hold: campaign.HoldDailyCap}
+				continue
+			}
 		}
-		if used[d.Sender]+int64(c.Segments) > u.DailyCap {
-			*d = campaign.Decision{Sender: d.Sender, HoldUntil: u.ResetsAt, Hold: campaign.HoldDailyCap}
-			continue
+		if camp.BudgetSegments > 0 || camp.BudgetAmount > 0 {
+			cost, why := r.budgetCost(camp, snap.prices, c, spent)
+			if why != "" {
+				*d = campaign.Decision{Leave: true}
+				r.budgetReached.CompareAndSwap(nil, &why)
+				continue
+			}
+			d.Cost = cost
+			spent.Segments += int64(c.Segments)
+			spent.Amount += cost
 		}
-		used[d.Sender] += int64(c.Segments)
-		d.Reserve = true
+		if u != nil && u.DailyCap > 0 {
+			used[d.Sender] += int64(c.Segments)
+			d.Reserve = true
+		}
+		contacted[c.Phone]++
 	}
 	return out
+}
+
+// budgetCost is what texting a candidate costs the campaign's budget in
+// money (segments × the price of its country), or why the budget cannot
+// take it: spent, or no price for its country.
+func (r *run) budgetCost(camp *campaign.Campaign, prices campaign.Prices, c *campaign.Candidate, spent campaign.Spent) (float64, string) {
+	if camp.BudgetSegments > 0 && spent.Segments+int64(c.Segments) > camp.BudgetSegments {
+		return 0, fmt.Sprintf("budget reached: %d segments", camp.BudgetSegments)
+	}
+	if camp.BudgetAmount <= 0 {
+		return 0, ""
+	}
+	country := phone.Region(c.Phone)
+	p, ok := prices.Of(country)
+	if !ok {
+		return 0, fmt.Sprintf("budget in money, but no price for %s (a recipient %s): add one with smsblast set --prices",
+			orUnknown(country), campaign.MaskPhone(c.Phone))
+	}
+	cost := float64(c.Segments) * p.PerSegment
+	if spent.Amount+cost > camp.BudgetAmount+1e-9 {
+		return 0, fmt.Sprintf("budget reached: %.2f %s", camp.BudgetAmount, p.Currency)
+	}
+	return cost, ""
+}
+
+func orUnknown(country string) string {
+	if country == "" {
+		return "an unknown country"
+	}
+	return country
 }
 
 // placeOf is a candidate's place, shared by candidates with the same zones
@@ -96,9 +149,18 @@ func placeOf(c *campaign.Campaign, cand *campaign.Candidate, rules []campaign.Wi
 	return &p
 }
 
-// reopening is when a closed place opens again; a day from now if its
-// windows never open in the days ahead (then it is looked at again).
+// reopening is when a closed (or closing) place opens again; a day from
+// now if its windows never open in the days ahead (then it is looked at
+// again).
 func reopening(p *campaign.Place, now time.Time) time.Time {
+	if p.Open(now) { // closing within the margin: the next opening after the close
+		for t := now.Add(time.Minute); t.Before(now.Add(48 * time.Hour)); t = t.Add(time.Minute) {
+			if !p.Open(t) {
+				now = t
+				break
+			}
+		}
+	}
 	if next := p.NextOpen(now); !next.IsZero() {
 		return next
 	}

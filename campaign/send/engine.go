@@ -82,6 +82,10 @@ type Config struct {
 	// NoWait makes Run return, instead of waiting, once all that is left is
 	// held back until later (a daily cap, a retry's back-off).
 	NoWait bool
+	// WindowMargin is how long before a recipient's send window closes
+	// sending to it stops: a request may take that long to reach Twilio,
+	// which dates the message when it arrives. Default: RequestTimeout.
+	WindowMargin time.Duration
 }
 
 // Validate reports whether the settings can work, before anything runs: the
@@ -145,6 +149,10 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.WindowMargin < 0 {
+		return fmt.Errorf("%w: window margin %v is negative", ErrConfig, c.WindowMargin)
+	}
+	def(&c.WindowMargin, c.RequestTimeout)
 	return nil
 }
 
@@ -283,16 +291,17 @@ type run struct {
 	batch       atomic.Int64 // recipients per claim: a quarter second of sending
 	base        time.Time    // origin of the monotonic deadlines
 
-	beatMu       sync.Mutex         // one heartbeat at a time (the claimer may beat too)
-	senderRates  map[string]float64 // each sender bucket's rate as last set (0: none)
-	ownShare     atomic.Pointer[float64]
-	holdsLeft    atomic.Pointer[[]campaign.Hold] // with NoWait: why the run stopped early
-	expired      atomic.Bool                     // the stop time passed and pending rows were expired
-	waitingFor   atomic.Pointer[string]          // what the claimer waits for, in words
-	waitingUntil atomic.Pointer[time.Time]       // this worker\'s share of the campaign\'s own rate (+Inf: none)
-	senders      atomic.Pointer[senderSnapshot]  // what the last heartbeat learned of the senders
-	working      atomic.Bool                     // the last claim found work (else: idle, or all held)
-	holds        holdLog
+	beatMu        sync.Mutex         // one heartbeat at a time (the claimer may beat too)
+	senderRates   map[string]float64 // each sender bucket's rate as last set (0: none)
+	ownShare      atomic.Pointer[float64]
+	holdsLeft     atomic.Pointer[[]campaign.Hold] // with NoWait: why the run stopped early
+	expired       atomic.Bool                     // the stop time passed and pending rows were expired
+	budgetReached atomic.Pointer[string]          // why a claim left recipients: the budget cannot take them
+	waitingFor    atomic.Pointer[string]          // what the claimer waits for, in words
+	waitingUntil  atomic.Pointer[time.Time]       // this worker\'s share of the campaign\'s own rate (+Inf: none)
+	senders       atomic.Pointer[senderSnapshot]  // what the last heartbeat learned of the senders
+	working       atomic.Bool                     // the last claim found work (else: idle, or all held)
+	holds         holdLog
 
 	soft     context.Context // cancelled to stop claiming
 	stopSoft context.CancelCauseFunc
@@ -473,6 +482,15 @@ func (r *run) claimer() {
 		}
 		backoff.reset()
 		r.e.stats.skipped.Add(int64(counts.Skipped))
+		if why := r.budgetReached.Load(); counts.Left > 0 && len(claims) == 0 && why != nil {
+			// The budget takes no more now. What is claimed and unanswered
+			// (here or in other processes) may still come back unspent:
+			// pause only once nothing is in flight anywhere.
+			if r.budgetSpent(*why) {
+				return
+			}
+			continue
+		}
 		if len(claims) > 0 {
 			if !r.working.Swap(true) {
 				// Back to work after a pause in claims: take a share of
@@ -673,6 +691,40 @@ func holdsText(holds []campaign.Hold) string {
 	return strings.Join(parts, "; ")
 }
 
+// budgetSpent pauses the campaign once its budget is spent and nothing is
+// in flight that could be given back; until then it waits a moment.
+func (r *run) budgetSpent(why string) bool {
+	r.mu.Lock()
+	holding := len(r.held)
+	r.mu.Unlock()
+	if holding == 0 {
+		rem, err := r.e.store.Remaining(r.soft, r.c.ID)
+		if err == nil && rem.Sending == 0 {
+			r.pauseFor(why)
+			return true
+		}
+	}
+	r.budgetReached.Store(nil)
+	sleepCtx(r.soft, 50*time.Millisecond)
+	return false
+}
+
+// pauseFor pauses the campaign with a reason that concerns every
+// recipient left (its budget is spent) and stops claiming; requests in
+// flight finish. `smsblast set` and a new send continue it.
+func (r *run) pauseFor(reason string) {
+	if !r.pause.CompareAndSwap(nil, &reason) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 10*time.Second)
+	defer cancel()
+	if err := r.e.store.PauseCampaign(ctx, r.c.ID, reason); err != nil {
+		r.e.log.Error("pause campaign", "err", err)
+	}
+	r.e.log.Warn("campaign paused: "+reason, "campaign", r.c.Name)
+	r.stop(nil)
+}
+
 // claim runs one Claim that only a hard stop cancels.
 func (r *run) claim() ([]campaign.Claim, map[int64]*campaign.Place, campaign.ClaimCounts, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.soft), 30*time.Second)
@@ -688,6 +740,8 @@ func (r *run) claim() ([]campaign.Claim, map[int64]*campaign.Place, campaign.Cla
 		Now:        r.e.cfg.Now(),
 		Pool:       r.camp().Senders(),
 		CapDays:    snap.capDays(),
+		Budget:     r.camp().BudgetSegments > 0 || r.camp().BudgetAmount > 0,
+		Frequency:  r.camp().Frequency,
 	}
 	places := map[int64]*campaign.Place{}
 	req.Decide = func(st *campaign.ClaimState) []campaign.Decision { return r.decide(snap, st, req.Now, places) }

@@ -94,10 +94,16 @@ func (r *run) beat(ctx context.Context) {
 		r.done.Store(true)
 		r.stop(nil)
 	}
+	prices := prev.prices
 	if b.Campaign != nil {
+		if c := r.camp(); c.BudgetAmount != b.Campaign.BudgetAmount || !c.UpdatedAt.Equal(b.Campaign.UpdatedAt) || prices == nil {
+			if p, err := r.e.store.Prices(ctx, r.c.ID); err == nil {
+				prices = p
+			}
+		}
 		r.cur.Store(b.Campaign)
 	}
-	r.senders.Store(&senderSnapshot{uses: b.Senders, rules: b.Rules})
+	r.senders.Store(&senderSnapshot{uses: b.Senders, rules: b.Rules, prices: prices})
 	r.applyRates(plan, b.LiveWorkers)
 }
 

@@ -51,7 +51,7 @@ func (r *run) send(h *held) {
 	// Time, checked again right before the request: a recipient claimed at
 	// 20:59:59.9 is not texted at 21:00:01, and nothing goes after the stop.
 	now := r.e.cfg.Now()
-	if h.place != nil && !h.place.Open(now) {
+	if h.place != nil && !h.place.OpenFor(now, r.e.cfg.WindowMargin) {
 		r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Pending,
 			Unclaim: true, HoldUntil: reopening(h.place, now), Hold: campaign.HoldWindow})
 		return

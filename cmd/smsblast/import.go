@@ -107,6 +107,9 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := a.checkBudgetPrices(ctx, st, name, s); err != nil {
+		return err
+	}
 	var rows, read atomic.Int64
 	req.Progress = func(p csvimport.Progress) { rows.Store(int64(p.Rows)); read.Store(p.Bytes) }
 	prog := a.startProgress(name, "rows", func() progressSample {
@@ -128,6 +131,11 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if *asJSON {
 		writeJSON(a.stdout, importJSON(res))
 		return nil
+	}
+	if s.Prices != nil {
+		if err := st.SetPrices(ctx, res.Campaign.ID, s.Prices); err != nil {
+			return err
+		}
 	}
 	printImport(a.stdout, res)
 	if res.Created {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/store"
 )
 
 func setCommand() *command {
@@ -49,6 +51,9 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := a.checkBudgetPrices(ctx, st, pos[0], s); err != nil {
+		return err
+	}
 	before, after, err := st.ChangeCampaign(ctx, pos[0], func(c *campaign.Campaign, started bool) error {
 		return s.Change(c, started, time.Now())
 	})
@@ -57,6 +62,11 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 			return u
 		}
 		return err
+	}
+	if s.Prices != nil {
+		if err := st.SetPrices(ctx, after.ID, s.Prices); err != nil {
+			return err
+		}
 	}
 	// Recipients waiting for the old window may fit the new one: let the
 	// next claim look at them again.
@@ -94,6 +104,29 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 
 type settingRow struct{ name, before, after string }
 
+// checkBudgetPrices refuses a budget in money for a campaign that has no
+// prices and gets none now: it could never be spent.
+func (a *app) checkBudgetPrices(ctx context.Context, st *store.Store, name string, s campaign.Settings) error {
+	if s.Budget == nil || *s.Budget == 0 || s.Prices != nil {
+		return nil
+	}
+	c, err := st.CampaignByName(ctx, name)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return usagef("--budget: give the price of a segment with --price (a budget in money needs prices)")
+	}
+	if err != nil {
+		return err
+	}
+	prices, err := st.Prices(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if len(prices) == 0 {
+		return usagef("--budget: campaign %q has no prices; give the price of a segment with --price", name)
+	}
+	return nil
+}
+
 // settingRows lists a campaign's settings before and after a change, in
 // the order `smsblast set -h` lists the flags.
 func settingRows(b, a *campaign.Campaign) []settingRow {
@@ -116,12 +149,21 @@ func settingRows(b, a *campaign.Campaign) []settingRow {
 			}
 			return t.Format("2006-01-02 15:04 MST")
 		}
+		budget := "none"
+		switch {
+		case c.BudgetSegments > 0 && c.BudgetAmount > 0:
+			budget = fmt.Sprintf("%d segments, %g", c.BudgetSegments, c.BudgetAmount)
+		case c.BudgetSegments > 0:
+			budget = fmt.Sprintf("%d segments", c.BudgetSegments)
+		case c.BudgetAmount > 0:
+			budget = fmt.Sprint(c.BudgetAmount)
+		}
 		return []string{sender, c.BodyTemplate, orNone(c.StatusCallback), rate, fmt.Sprint(c.Concurrency),
 			fmt.Sprint(c.MaxAttempts), validity, fmt.Sprint(c.Geomatch), showTime(c.StartAt), showTime(c.StopAt),
-			c.Window.String() + " (recipient's local time)", orNone(c.TZ), orNone(c.WindowTZ)}
+			c.Window.String() + " (recipient's local time)", orNone(c.TZ), orNone(c.WindowTZ), budget, c.Frequency.String()}
 	}
 	names := []string{"sender", "body", "status callback", "rate", "concurrency", "max attempts", "validity", "geomatch",
-		"start at", "stop at", "send window", "tz", "window tz"}
+		"start at", "stop at", "send window", "tz", "window tz", "budget", "frequency cap"}
 	bs, as := show(b), show(a)
 	rows := make([]settingRow, len(names))
 	for i, n := range names {

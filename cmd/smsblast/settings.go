@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type settingFlags struct {
 	tz          string
 	window      string
 	windowTZ    string
+	budgetSeg   int64
+	budget      float64
+	price       string
+	freqCap     string
 	// readIn names the machine's zone when a time without a zone was read
 	// in it (no --tz), for the command to say so.
 	readIn string
@@ -59,6 +64,10 @@ func (f *settingFlags) register(fs *flagSet, note string) {
 	fs.StringVar(&f.tz, "tz", "", suffix("IANA zone of --start-at and --stop-at, and of the window for numbers without a zone (default: this machine's)"))
 	fs.StringVar(&f.window, "send-window", "", suffix("HH:MM-HH:MM when recipients may be texted, in their own local time (may wrap midnight), or any (default 08:00-21:00)"))
 	fs.StringVar(&f.windowTZ, "window-tz", "", suffix("IANA zone of the window for numbers with no zone of their own, or whose zones never share an open hour (default: --tz)"))
+	fs.Int64Var(&f.budgetSeg, "budget-segments", 0, suffix("the most segments the campaign may send, across all its processes (0: no limit)"))
+	fs.Float64Var(&f.budget, "budget", 0, suffix("the most money the campaign may spend at its prices (needs --price; 0: no limit)"))
+	fs.StringVar(&f.price, "price", "", suffix("price of one segment to any country, and its currency: 0.0083 or 0.0083USD (default currency USD)"))
+	fs.StringVar(&f.freqCap, "frequency-cap", "", suffix("COUNT/DURATION: skip recipients texted that often by any campaign within it, e.g. 1/24h or 3/7d (none: no cap)"))
 }
 
 // settings returns the settings given on the command line: only flags that
@@ -103,6 +112,28 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 	if given["tz"] {
 		s.TZ = &f.tz
 	}
+	if given["frequency-cap"] {
+		fc := campaign.FrequencyCap{}
+		if !strings.EqualFold(strings.TrimSpace(f.freqCap), "none") {
+			if fc, err = campaign.ParseFrequencyCap(f.freqCap); err != nil {
+				return s, usagef("--frequency-cap: %v", err)
+			}
+		}
+		s.Frequency = &fc
+	}
+	if given["price"] {
+		p, err := parsePrice(f.price)
+		if err != nil {
+			return s, usagef("--price: %v", err)
+		}
+		s.Prices = campaign.Prices{"*": p}
+	}
+	if given["budget-segments"] {
+		s.BudgetSegments = &f.budgetSeg
+	}
+	if given["budget"] {
+		s.Budget = &f.budget
+	}
 	if given["window-tz"] {
 		s.WindowTZ = &f.windowTZ
 	}
@@ -129,6 +160,22 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 		}
 	})
 	return s, nil
+}
+
+// parsePrice reads --price: an amount per segment, with an optional ISO
+// 4217 currency after it (0.0083USD, 0.0083 USD); USD when none.
+func parsePrice(s string) (campaign.Price, error) {
+	s = strings.TrimSpace(s)
+	amount := strings.TrimRightFunc(s, func(r rune) bool { return r >= 'A' && r <= 'Z' || r == ' ' })
+	currency := strings.TrimSpace(s[len(amount):])
+	if currency == "" {
+		currency = "USD"
+	}
+	v, err := strconv.ParseFloat(amount, 64)
+	if err != nil || v < 0 || v > 100 || len(currency) != 3 {
+		return campaign.Price{}, fmt.Errorf("%q is not a price per segment like 0.0083 or 0.0083USD", s)
+	}
+	return campaign.Price{Country: "*", PerSegment: v, Currency: currency}, nil
 }
 
 // parseTime reads a start or stop time: RFC 3339, or a date and time of day
