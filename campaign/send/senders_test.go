@@ -121,3 +121,35 @@ func TestSenderMPSIsSharedByCampaigns(t *testing.T) {
 		})
 	}
 }
+
+// A pool of three numbers, each registered at 30 MPS, against a simulator
+// that drains each at 30/s with a two-second queue: every number sends at
+// its own MPS and no more.
+func TestPoolNumbersKeepTheirMPS(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{SenderMPS: 30, QueueSeconds: 2})
+	ctx := context.Background()
+	pool := []string{validFrom, "+14155550200", "+14155550201"}
+	for _, s := range pool {
+		if err := b.st.SetSender(ctx, campaign.Sender{ID: s, Kind: campaign.LongCode, MPS: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.addCampaign(t, "pool", pool, 0, 3000)
+	r := b.start(t, "pool", 3000)
+	t0 := time.Now()
+	time.Sleep(7 * time.Second)
+	r.stop()
+	msgs := b.sim.Messages()
+	for _, s := range pool {
+		rate := rateOf(msgs, s, t0.Add(2*time.Second), t0.Add(7*time.Second))
+		t.Logf("%s: %.1f segments/s (MPS 30)", s, rate)
+		if rate > 30*1.03 || rate < 30*0.8 {
+			t.Errorf("%s sent %.1f segments/s, registered at 30", s, rate)
+		}
+	}
+	var refused int
+	if err := b.st.Pool().QueryRow(ctx, `SELECT count(*) FROM send_attempts WHERE error_code IN (21611, 30001)`).Scan(&refused); err != nil || refused != 0 {
+		t.Errorf("%d sends refused with 21611/30001 (%v)", refused, err)
+	}
+}
