@@ -221,10 +221,16 @@ func BenchmarkSendRegisteredSender(b *testing.B) {
 		}
 		return float64(n) / elapsed.Seconds()
 	}
-	for b.Loop() {
+	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		base := run(false)
-		reg := run(true)
+		// Alternate which goes first: the second run of a pair meets a
+		// warmer (or busier) database.
+		var base, reg float64
+		if i%2 == 0 {
+			base, reg = run(false), run(true)
+		} else {
+			reg, base = run(true), run(false)
+		}
 		b.ReportMetric(base, "campaign-rate-msgs/s")
 		b.ReportMetric(reg, "registered-msgs/s")
 		b.ReportMetric(reg/base, "x-campaign-rate")
