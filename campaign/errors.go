@@ -8,6 +8,8 @@ var (
 	ErrNotFound = errors.New("campaign not found")
 	// ErrExists: a campaign with that name already exists.
 	ErrExists = errors.New("campaign already exists")
+	// ErrInvalidName: the text cannot name a campaign (see ValidateName).
+	ErrInvalidName = errors.New("invalid campaign name")
 	// ErrEmptyBody: the body template is empty.
 	ErrEmptyBody = errors.New("body template is empty")
 	// ErrCanceled: the campaign was canceled; it cannot be sent.
@@ -30,4 +32,10 @@ var (
 	ErrSettingConflict = errors.New("setting conflicts with the campaign")
 	// ErrConcurrentImport: another import added the same recipients at the same time.
 	ErrConcurrentImport = errors.New("concurrent import added the same recipients")
+	// ErrBadTemplate: the body template parses but could not be rendered
+	// safely (it calls itself, calls an undefined template, loops without
+	// bound); refused once, before any row.
+	ErrBadTemplate = errors.New("body template refused")
+	// ErrBodyTooLong: a rendered body exceeds Twilio's MaxBodyLength.
+	ErrBodyTooLong = errors.New("message body too long")
 )
