@@ -13,14 +13,21 @@ import (
 // import may only repeat them (Check: an import never changes a campaign
 // that may be sending); `smsblast set` changes them (Change).
 type Settings struct {
-	// From is the sender number, or a pool of numbers (From[0] first).
+	// From is the sender number, or a pool of numbers (From[0] first), in
+	// E.164 (package phone checks that each exists); MessagingService an
+	// MG… SID. One of them, not both.
 	From             []string
 	MessagingService *string
-	Body             *string
-	StatusCallback   *string
-	Rate             *float64
-	Concurrency      *int
-	MaxAttempts      *int
+	// Body is the template, at most MaxBodyTemplate bytes.
+	Body *string
+	// StatusCallback is an http(s) URL of at most MaxStatusCallback bytes.
+	StatusCallback *string
+	// Rate is in segments per second, from MinRate to MaxRate.
+	Rate *float64
+	// Concurrency is from 1 to MaxConcurrency.
+	Concurrency *int
+	// MaxAttempts is from 1 to MaxAttemptsLimit.
+	MaxAttempts *int
 	// Validity is how long Twilio may keep a message queued before it gives
 	// up (ValidityPeriod, whole seconds from 1 s to 10 h).
 	Validity *time.Duration
@@ -44,16 +51,35 @@ type Settings struct {
 	Frequency *FrequencyCap
 }
 
-// Bounds of the settings.
+// Bounds of the settings, as Validate checks them. They refuse what can
+// only be a slip (a rate of 1e308, 100,000 requests in flight) and keep
+// every value inside what the database columns hold.
 const (
-	// MaxConcurrency caps Concurrency: Twilio allows an account about 100
-	// requests in flight; more per process only earns 429s.
+	// MinRate and MaxRate bound Rate, in segments per second: from one
+	// segment every 100 seconds to ten thousand a second, beyond the
+	// throughput Twilio sells any account.
+	MinRate = 0.01
+	MaxRate = 10000
+	// MaxConcurrency caps Concurrency: Twilio allows an account about
+	// AccountConcurrency requests in flight; more per process only earns 429s.
 	MaxConcurrency = 1000
+	// MaxAttemptsLimit caps MaxAttempts.
+	MaxAttemptsLimit = 100
+	// MaxBodyTemplate caps the body template, in bytes: a body is at most
+	// MaxBodyLength characters once rendered.
+	MaxBodyTemplate = 10000
+	// MaxStatusCallback caps the status callback URL, in bytes.
+	MaxStatusCallback = 2000
 	// MaxPool caps the numbers of a pool.
 	MaxPool = 1000
 	// MaxValidity is Twilio's longest ValidityPeriod.
 	MaxValidity = 10 * time.Hour
 )
+
+// AccountConcurrency is about how many requests Twilio lets one account
+// have in flight; more are answered 429. A concurrency above it is allowed
+// (Twilio may have raised an account's limit) but worth a warning.
+const AccountConcurrency = 100
 
 // SettingError is a campaign setting that cannot be used. Setting names it
 // in lower snake case ("rate", "max_attempts"); cmd/smsblast turns that into
@@ -97,7 +123,7 @@ func (s *Settings) Validate() error {
 		}
 		for i, n := range s.From {
 			if !IsE164(n) {
-				return invalid("from", "%q is not an E.164 number like +14155550100", n)
+				return invalid("from", "%s is not an E.164 number like +14155550100", QuoteShort(n, 40))
 			}
 			if slices.Contains(s.From[:i], n) {
 				return invalid("from", "%s is in the pool twice", n)
@@ -105,7 +131,10 @@ func (s *Settings) Validate() error {
 		}
 	}
 	if s.MessagingService != nil && !IsMessagingServiceSID(*s.MessagingService) {
-		return invalid("messaging_service", "%q is not a Messaging Service SID (MG and 32 hex digits)", *s.MessagingService)
+		return invalid("messaging_service", "%s is not a Messaging Service SID (MG and 32 hex digits)", QuoteShort(*s.MessagingService, 40))
+	}
+	if s.Body != nil && len(*s.Body) > MaxBodyTemplate {
+		return invalid("body", "is %d bytes long; the limit is %d (a message is at most %d characters)", len(*s.Body), MaxBodyTemplate, MaxBodyLength)
 	}
 	if s.Body != nil {
 		if _, err := ParseTemplate(*s.Body); err != nil {
@@ -113,19 +142,23 @@ func (s *Settings) Validate() error {
 		}
 	}
 	if s.StatusCallback != nil {
+		if len(*s.StatusCallback) > MaxStatusCallback {
+			return invalid("status_callback", "is %d bytes long; the limit is %d", len(*s.StatusCallback), MaxStatusCallback)
+		}
 		u, err := url.Parse(*s.StatusCallback)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return invalid("status_callback", "%q is not an http(s) URL", *s.StatusCallback)
+			return invalid("status_callback", "%s is not an http(s) URL", QuoteShort(*s.StatusCallback, 60))
 		}
 	}
-	if s.Rate != nil && !(*s.Rate > 0) {
-		return invalid("rate", "must be more than 0 segments per second")
+	// Written so that NaN fails too: every comparison with NaN is false.
+	if s.Rate != nil && !(*s.Rate >= MinRate && *s.Rate <= MaxRate) {
+		return invalid("rate", "%v is not a rate: give segments per second from %v to %v", *s.Rate, MinRate, MaxRate)
 	}
 	if s.Concurrency != nil && (*s.Concurrency <= 0 || *s.Concurrency > MaxConcurrency) {
-		return invalid("concurrency", "must be between 1 and %d", MaxConcurrency)
+		return invalid("concurrency", "%d is not between 1 and %d", *s.Concurrency, MaxConcurrency)
 	}
-	if s.MaxAttempts != nil && *s.MaxAttempts <= 0 {
-		return invalid("max_attempts", "must be at least 1")
+	if s.MaxAttempts != nil && (*s.MaxAttempts <= 0 || *s.MaxAttempts > MaxAttemptsLimit) {
+		return invalid("max_attempts", "%d is not between 1 and %d", *s.MaxAttempts, MaxAttemptsLimit)
 	}
 	if v := s.Validity; v != nil && (*v < time.Second || *v > MaxValidity || *v%time.Second != 0) {
 		return invalid("validity", "must be whole seconds from 1s to %v (Twilio's ValidityPeriod), not %v", MaxValidity, *v)
@@ -240,7 +273,7 @@ func (s *Settings) Check(c *Campaign) error {
 	case s.MessagingService != nil && *s.MessagingService != c.MessagingServiceSID:
 		return conflict("messaging_service", quoteOrNone(c.MessagingServiceSID), fmt.Sprintf("%q", *s.MessagingService))
 	case s.Body != nil && *s.Body != c.BodyTemplate:
-		return conflict("body", fmt.Sprintf("%q", c.BodyTemplate), fmt.Sprintf("%q", *s.Body))
+		return conflict("body", QuoteShort(c.BodyTemplate, 80), QuoteShort(*s.Body, 80))
 	case s.StatusCallback != nil && *s.StatusCallback != c.StatusCallback:
 		return conflict("status_callback", quoteOrNone(c.StatusCallback), fmt.Sprintf("%q", *s.StatusCallback))
 	case s.Rate != nil && *s.Rate != c.Rate:
