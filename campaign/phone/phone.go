@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/smsblast/smsblast/campaign"
 
@@ -58,11 +59,54 @@ func (p *Normalizer) Region() string { return p.region }
 // decide) and every rejection goes through libphonenumber itself, so the
 // outcome is libphonenumber's. TestPhoneFastPathAgrees checks that.
 func (p *Normalizer) Normalize(s string) (string, uint64, error) {
+	if err := refuseNonNumber(s); err != nil {
+		return "", 0, err
+	}
 	if e164, key, ok := p.fast(s); ok {
 		return e164, key, nil
 	}
 	return p.slow(s)
 }
+
+// refuseNonNumber refuses what libphonenumber would otherwise quietly
+// rewrite into some number: an extension ("ext. 12", "x99", "#123",
+// ";ext=1"), which it drops, though an SMS cannot reach an extension;
+// letters ("1-800-FLOWERS", "tel:"), which it turns into keypad digits; and
+// any character that is not a digit, white space or the punctuation people
+// write numbers with (+ - . / ( ) [ ] ~ and their full-width forms), such
+// as "*", ",", "=" or a NUL. One leading apostrophe is allowed: it is how
+// a spreadsheet (and smsblast report) keeps "+1…" as text.
+func refuseNonNumber(s string) error {
+	rest := strings.TrimPrefix(s, "'")
+	for _, r := range rest {
+		switch {
+		case r >= '0' && r <= '9', r == ' ', r == '+', r == '-', r == '(', r == ')', r == '.':
+			continue // the common case, decided without a table
+		case unicode.IsDigit(r), unicode.IsSpace(r), unicode.Is(unicode.Pd, r), strings.ContainsRune(numberPunct, r):
+			continue
+		}
+		q := campaign.QuoteShort(s, 40)
+		switch {
+		case strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, "@"):
+			return fmt.Errorf("phone %s is a spreadsheet formula, not a number", q)
+		case strings.ContainsRune(rest, '#') || extension.MatchString(rest):
+			return fmt.Errorf("phone %s has an extension, which a text message cannot reach; give the number alone", q)
+		case unicode.IsLetter(r):
+			return fmt.Errorf("phone %s has letters; write the number in digits", q)
+		default:
+			return fmt.Errorf("phone %s has %q, which is not part of a phone number", q, r)
+		}
+	}
+	return nil
+}
+
+// numberPunct is punctuation libphonenumber accepts in a number besides
+// ASCII digits, space, + - . ( ) and Unicode dashes: full-width forms,
+// invisible spaces and the tildes some locales write.
+const numberPunct = "/[]~\u00ad\u200b\u2060\u3000\u2053\u223c\uff0b\uff08\uff09\uff0e\uff0f\uff3b\uff3d\uff5e"
+
+// extension matches the ways an extension is written after a number.
+var extension = regexp.MustCompile(`(?i)(\d|\s|\))\s*(e?xt?n?\.?|extension|ext=|;ext=|доб\.?|anexo)\s*\d+\s*$`)
 
 // slow is libphonenumber's Parse, IsValidNumber and Format.
 func (p *Normalizer) slow(s string) (string, uint64, error) {

@@ -28,7 +28,10 @@ func TestPhoneNormalize(t *testing.T) {
 		{in: "+442079460000", want: "+442079460000"},
 		{in: "555-01", reason: `phone "555-01" is not a valid US number`},
 		{in: "+44 20", reason: `phone "+44 20" is not a valid GB number`},
-		{in: "hello", reason: `phone "hello" is not a phone number`},
+		{in: "hello", reason: `phone "hello" has letters; write the number in digits`},
+		{in: "+1 (415) 555–0100", want: "+14155550100"}, // an en dash
+		{in: "＋１ ４１５ ５５５ ０１００", want: "+14155550100"},   // full-width
+		{in: "'+14155550100", want: "+14155550100"},     // a spreadsheet's text cell, as smsblast report writes it
 		{in: "+999 123 4567", reason: `phone "+999 123 4567" has no known country code`},
 		{in: "+1 123 456 7890", reason: `phone "+1 123 456 7890" is not a valid US number`},
 	}
@@ -50,6 +53,43 @@ func TestPhoneNormalize(t *testing.T) {
 	}
 	if _, err := NewNormalizer("XX"); err == nil {
 		t.Error("NewNormalizer(XX) succeeded")
+	}
+}
+
+// TestPhoneRefusesWhatItWouldRewrite: libphonenumber drops extensions and
+// turns letters into keypad digits; smsblast refuses both, saying why, as
+// it refuses anything else that is not part of a number.
+func TestPhoneRefusesWhatItWouldRewrite(t *testing.T) {
+	t.Parallel()
+	p, err := NewNormalizer("US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ext = "has an extension, which a text message cannot reach; give the number alone"
+	tests := []struct{ in, reason string }{
+		{"+1 415 555 0117 ext. 12", ext},
+		{"+1 415 555 0117 ext 12", ext},
+		{"4155550118x99", ext},
+		{"415-555-0118 x 99", ext},
+		{"+14155550120#123", ext},
+		{"+14155550120;ext=123", ext},
+		{"+1 415 555 0120 extension 7", ext},
+		{"1-800-FLOWERS", "has letters; write the number in digits"},
+		{"tel:+14155550100", "has letters; write the number in digits"},
+		{"+1 415 555 0100 (mobile)", "has letters; write the number in digits"},
+		{"=HYPERLINK(\"http://x\")", "is a spreadsheet formula, not a number"},
+		{"=+14155550100", "is a spreadsheet formula, not a number"},
+		{"@SUM(1)", "is a spreadsheet formula, not a number"},
+		{"415*555*0100", "has '*', which is not part of a phone number"},
+		{"+14155550100,", "has ',', which is not part of a phone number"},
+		{"+14155550100\x00", "has '\\x00', which is not part of a phone number"},
+		{"''+14155550100", "has '\\'', which is not part of a phone number"},
+	}
+	for _, tt := range tests {
+		got, _, err := p.Normalize(tt.in)
+		if err == nil || !strings.HasSuffix(err.Error(), tt.reason) || !strings.Contains(err.Error(), strconv.Quote(tt.in)) {
+			t.Errorf("Normalize(%q) = %q, %v; want an error quoting it and ending %q", tt.in, got, err, tt.reason)
+		}
 	}
 }
 
