@@ -9,10 +9,11 @@ import (
 type ImportStore interface {
 	// CampaignByName returns the campaign or ErrNotFound.
 	CampaignByName(ctx context.Context, name string) (*Campaign, error)
-	// CreateCampaign inserts c and fills in its ID; ErrExists if the name is taken.
-	CreateCampaign(ctx context.Context, c *Campaign) error
-	// BeginImport starts the one transaction an import runs in.
-	BeginImport(ctx context.Context, campaignID int64) (ImportTx, error)
+	// BeginImport starts the one transaction an import runs in, on c. A c
+	// with no ID (a first import) is inserted in that transaction and
+	// filled in as stored, so that it exists only once the import commits;
+	// ErrExists if another import created it first (read it and append).
+	BeginImport(ctx context.Context, c *Campaign) (ImportTx, error)
 }
 
 // ImportTx is one import's transaction: nothing it writes is visible to
@@ -31,7 +32,10 @@ type ImportTx interface {
 	// InsertRejects records rejected rows, each (line, raw text) once per
 	// campaign: re-importing a file adds none.
 	InsertRejects(ctx context.Context, source string, rejects []ImportReject) error
-	// Commit records the import's audit row and commits; it returns the row's id.
+	// Commit records the import's audit row and commits; it returns the
+	// row's id. ErrCanceled if the campaign was canceled meanwhile. A
+	// completed campaign that gained recipients becomes paused, so that
+	// send resumes it.
 	Commit(ctx context.Context, rec ImportRecord) (int64, error)
 	// Rollback abandons the import. It is safe after Commit (a no-op).
 	Rollback(ctx context.Context) error

@@ -71,6 +71,27 @@ func (s *Store) CampaignByName(ctx context.Context, name string) (*campaign.Camp
 // MaxAttempts and timestamps are those stored. A campaign with the same name
 // is campaign.ErrExists.
 func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error {
+	got, err := insertCampaign(ctx, s.pool, c, "")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation on campaigns.name
+		return fmt.Errorf("create campaign %q: %w", c.Name, campaign.ErrExists)
+	}
+	if err != nil {
+		return err
+	}
+	*c = *got
+	return nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertCampaign inserts c through q, with onConflict appended to the
+// INSERT, and returns the row as stored. With ON CONFLICT DO NOTHING a
+// taken name is pgx.ErrNoRows, returned unwrapped.
+func insertCampaign(ctx context.Context, q querier, c *campaign.Campaign, onConflict string) (*campaign.Campaign, error) {
 	// Zero settings are left out of the INSERT so the column defaults apply:
 	// the defaults live in the schema only. nullif stores Go's empty strings
 	// as NULL (no sender of that kind, no callback).
@@ -100,18 +121,16 @@ func (s *Store) CreateCampaign(ctx context.Context, c *campaign.Campaign) error 
 	add("budget_amount", c.BudgetAmount, c.BudgetAmount == 0)
 	add("frequency_count", c.Frequency.Count, c.Frequency.Count == 0)
 	add("frequency_window", c.Frequency.Window, c.Frequency.Count == 0)
-	q := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
-		") RETURNING " + campaignColumns
-	got, err := scanCampaign(s.pool.QueryRow(ctx, q, args...))
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation on campaigns.name
-		return fmt.Errorf("create campaign %q: %w", c.Name, campaign.ErrExists)
+	sql := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")" +
+		onConflict + " RETURNING " + campaignColumns
+	got, err := scanCampaign(q.QueryRow(ctx, sql, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
 	}
 	if err != nil {
-		return fmt.Errorf("create campaign %q: %w", c.Name, err)
+		return nil, fmt.Errorf("create campaign %q: %w", c.Name, err)
 	}
-	*c = *got
-	return nil
+	return got, nil
 }
 
 // ChangeCampaign applies change to the campaign called name and writes the

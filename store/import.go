@@ -11,14 +11,31 @@ import (
 	"github.com/smsblast/smsblast/campaign"
 )
 
-// BeginImport starts an import's transaction on campaignID
-// (campaign.ImportStore).
-func (s *Store) BeginImport(ctx context.Context, campaignID int64) (campaign.ImportTx, error) {
+// BeginImport starts an import's transaction on c (campaign.ImportStore).
+// A c without an ID is created inside the transaction, so an import that
+// fails leaves no campaign behind; its name already taken is
+// campaign.ErrExists, with nothing begun.
+func (s *Store) BeginImport(ctx context.Context, c *campaign.Campaign) (campaign.ImportTx, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin import into campaign %d: %w", campaignID, err)
+		return nil, fmt.Errorf("begin import into campaign %q: %w", c.Name, err)
 	}
-	return &importTx{tx: tx, campaignID: campaignID}, nil
+	if c.ID == 0 {
+		// ON CONFLICT DO NOTHING waits for another transaction inserting
+		// the same name (another first import) to end: if it commits, no
+		// row comes back and this import appends to its campaign instead;
+		// if it rolls back, this one creates it.
+		got, err := insertCampaign(ctx, tx, c, " ON CONFLICT (name) DO NOTHING")
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = fmt.Errorf("create campaign %q: %w", c.Name, campaign.ErrExists)
+		}
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		*c = *got
+	}
+	return &importTx{tx: tx, campaignID: c.ID}, nil
 }
 
 // importTx is one import's transaction. Not safe for concurrent use.
@@ -142,8 +159,29 @@ func (t *importTx) InsertRejects(ctx context.Context, source string, rejects []c
 	return nil
 }
 
-// Commit writes the imports row and commits the transaction.
+// Commit writes the imports row and commits the transaction. A campaign
+// canceled meanwhile is campaign.ErrCanceled (the caller rolls back): its
+// recipients could never be sent. A completed campaign that gained
+// recipients is paused, so that send takes it up again.
 func (t *importTx) Commit(ctx context.Context, rec campaign.ImportRecord) (int64, error) {
+	// The row lock orders this commit against a concurrent cancel (which
+	// takes the same lock) and is held only from here to the commit.
+	var status campaign.Status
+	if err := t.tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, t.campaignID).Scan(&status); err != nil {
+		return 0, fmt.Errorf("lock campaign %d: %w", t.campaignID, err)
+	}
+	if status == campaign.StatusCanceled {
+		return 0, fmt.Errorf("import into campaign %d: %w", t.campaignID, campaign.ErrCanceled)
+	}
+	if status == campaign.StatusCompleted && rec.Imported > 0 {
+		_, err := t.tx.Exec(ctx, `
+			UPDATE campaigns SET status = 'paused', updated_at = now(),
+			       status_reason = 'recipients imported after it completed: run send to send them'
+			WHERE id = $1`, t.campaignID)
+		if err != nil {
+			return 0, fmt.Errorf("reopen campaign %d: %w", t.campaignID, err)
+		}
+	}
 	var id int64
 	err := t.tx.QueryRow(ctx, `
 		INSERT INTO imports (campaign_id, source, rows_read, imported, duplicates, rejected, started_at, finished_at)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -284,8 +285,8 @@ func PlanColumns(header []string, phoneColumn string) (*Columns, error) {
 		}
 		cols.Keys[i] = key
 		if j, dup := seen[key]; dup {
-			return nil, fmt.Errorf("%w: %q (column %d) and %q (column %d) both become %s; rename one",
-				ErrDuplicateColumn, header[j], j+1, h, i+1, key)
+			return nil, fmt.Errorf("%w: %s (column %d) and %s (column %d) both become %s; rename one",
+				ErrDuplicateColumn, campaign.QuoteShort(header[j], 40), j+1, campaign.QuoteShort(h, 40), i+1, campaign.QuoteShort(key, 40))
 		}
 		seen[key] = i
 		if cols.Phone < 0 && ((want != "" && key == want) || (want == "" && phoneColumnNames[key])) {
@@ -295,13 +296,13 @@ func PlanColumns(header []string, phoneColumn string) (*Columns, error) {
 	if cols.Phone < 0 {
 		quoted := make([]string, len(header))
 		for i, h := range header {
-			quoted[i] = fmt.Sprintf("%q", h)
+			quoted[i] = campaign.QuoteShort(h, 40)
 		}
 		if phoneColumn != "" {
-			return nil, fmt.Errorf("%w: no column %q; headers found: %s", ErrNoPhoneColumn, phoneColumn, strings.Join(quoted, ", "))
+			return nil, fmt.Errorf("%w: no column %s; headers found: %s", ErrNoPhoneColumn, campaign.QuoteShort(phoneColumn, 40), listSome(quoted))
 		}
 		return nil, fmt.Errorf("%w: none of the headers is phone, phone_number, mobile, mobile_number, msisdn, cell or to (headers found: %s); name it with --phone-column",
-			ErrNoPhoneColumn, strings.Join(quoted, ", "))
+			ErrNoPhoneColumn, listSome(quoted))
 	}
 	return cols, nil
 }
@@ -332,8 +333,54 @@ func (c *Columns) CheckTemplate(t *campaign.Template) error {
 		if f == c.Keys[c.Phone] {
 			why = " (it is the phone column, which is the recipient, not an attribute)"
 		}
+		keys := c.AttrKeys()
+		for i, k := range keys {
+			keys[i] = shorten(k, 40)
+		}
 		return fmt.Errorf("%w: the body template reads .%s but the CSV has no such column%s; columns: %s",
-			ErrMissingColumn, f, why, strings.Join(c.AttrKeys(), ", "))
+			ErrMissingColumn, f, why, listSome(keys))
 	}
 	return nil
+}
+
+// maxListed is how many names an error message lists: enough to spot a
+// typo, few enough that a file with thousands of columns still gets a
+// message that fits a screen.
+const maxListed = 20
+
+// listSome joins the first maxListed names and counts the rest:
+// "a, b, c, … and 4,990 more".
+func listSome(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:maxListed], ", ") + ", … and " + thousands(len(names)-maxListed) + " more"
+}
+
+// shorten cuts s to its first max characters, marking the cut with "…".
+func shorten(s string, max int) string {
+	for i := range s {
+		if max == 0 {
+			return s[:i] + "…"
+		}
+		max--
+	}
+	return s
+}
+
+// thousands writes n with thousands separators: 4990 → "4,990".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// plural writes n and the noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(n) + " " + noun + "s"
 }

@@ -113,37 +113,22 @@ func New(st campaign.ImportStore, cfg Config) *Importer {
 const maxShownRejects = 20
 
 // Import loads one CSV into a campaign, creating it on first import. Usage
-// problems (settings, columns, template) are reported before any row is
-// loaded; problems with the file (a malformed record, invalid UTF-8) stop
-// the import with the line, and then nothing of it is kept. Rows with a bad
-// phone number or the wrong number of fields are rejected and counted; the
-// rest are loaded in one transaction.
+// problems (the name, settings, columns, template) are reported before any
+// row is loaded; problems with the file (a malformed record, invalid UTF-8)
+// stop the import with the line, and then nothing of it is kept, not even
+// the campaign a first import would have created. Rows with a bad phone
+// number or the wrong number of fields are rejected and counted; the rest
+// are loaded in one transaction. A canceled campaign takes no recipients
+// (campaign.ErrCanceled): they could never be sent.
 func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
-	region := req.DefaultRegion
-	if region == "" {
-		region = "US"
-	}
-	norm, err := phone.NewNormalizer(region)
+	norm, err := req.check()
 	if err != nil {
 		return nil, err
 	}
-	if err := req.Settings.Validate(); err != nil {
+	c, err := im.campaignFor(ctx, req)
+	if err != nil {
 		return nil, err
-	}
-	c, err := im.store.CampaignByName(ctx, req.Campaign)
-	switch {
-	case errors.Is(err, campaign.ErrNotFound):
-		c, err = req.Settings.NewCampaign(req.Campaign)
-		if err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	default:
-		if err := req.Settings.Check(c); err != nil {
-			return nil, err
-		}
 	}
 	tmpl, err := campaign.ParseTemplate(c.BodyTemplate)
 	if err != nil {
@@ -160,25 +145,18 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 
-	res := &Result{Source: req.Source}
-	if c.ID == 0 {
-		err := im.store.CreateCampaign(ctx, c)
-		if errors.Is(err, campaign.ErrExists) { // another import created it just now
-			if c, err = im.store.CampaignByName(ctx, req.Campaign); err == nil {
-				err = req.Settings.Check(c)
-			}
-		} else if err == nil {
-			res.Created = true
-			im.log.Info("created campaign", "campaign", c.Name, "id", c.ID)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	res.Campaign = c
-
+	res := &Result{Source: req.Source, Campaign: c}
 	p := &importPlan{cols: cols, tmpl: tmpl, norm: norm}
 	err = im.load(ctx, req, c, cr, p, false, res)
+	if errors.Is(err, campaign.ErrExists) {
+		// Another first import created the campaign while this one read
+		// its header: append to it, if this import's settings agree.
+		im.log.Info("another import created the campaign meanwhile; appending to it", "campaign", req.Campaign)
+		if c, err = im.campaignFor(ctx, req); err == nil {
+			res.Campaign = c
+			err = im.load(ctx, req, c, cr, p, false, res)
+		}
+	}
 	if errors.Is(err, campaign.ErrConcurrentImport) {
 		im.log.Info("another import added the same numbers meanwhile; importing again, skipping them", "campaign", c.Name)
 		in.Close()
@@ -189,14 +167,82 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 		if cr, _, err = im.openCSV(in, req.PhoneColumn, tmpl); err != nil {
 			return nil, err
 		}
-		*res = Result{Source: req.Source, Campaign: c, Created: res.Created, Retried: true}
+		*res = Result{Source: req.Source, Campaign: c, Retried: true}
 		err = im.load(ctx, req, c, cr, p, true, res)
 	}
 	if err != nil {
 		return nil, err
 	}
+	if res.Created {
+		im.log.Info("created campaign", "campaign", c.Name, "id", c.ID)
+	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// Validate checks what can be checked of req without the database or the
+// file: the campaign's name, the default region and the settings' forms,
+// the sender included. Import checks the same first.
+func (req *Request) Validate() error {
+	_, err := req.check()
+	return err
+}
+
+// check is Validate, returning the normaliser for the default region.
+func (req *Request) check() (*phone.Normalizer, error) {
+	if err := campaign.ValidateName(req.Campaign); err != nil {
+		return nil, err
+	}
+	region := req.DefaultRegion
+	if region == "" {
+		region = "US"
+	}
+	norm, err := phone.NewNormalizer(region)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Settings.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkSender(norm, req.Settings.From); err != nil {
+		return nil, err
+	}
+	return norm, nil
+}
+
+// campaignFor is the campaign req imports into: the existing one, whose
+// settings req may only repeat, or a new one (no ID yet: load creates it).
+func (im *Importer) campaignFor(ctx context.Context, req Request) (*campaign.Campaign, error) {
+	c, err := im.store.CampaignByName(ctx, req.Campaign)
+	switch {
+	case errors.Is(err, campaign.ErrNotFound):
+		return req.Settings.NewCampaign(req.Campaign)
+	case err != nil:
+		return nil, err
+	case c.Status == campaign.StatusCanceled:
+		return nil, fmt.Errorf("%w: it takes no more recipients, they could never be sent (import them into a new campaign)", campaign.ErrCanceled)
+	}
+	if err := req.Settings.Check(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkSender refuses a From number of the right form that is no number at
+// all (+999999999999999) or not in canonical E.164: Twilio would refuse
+// every message with it. Each number of a pool is checked.
+func checkSender(norm *phone.Normalizer, from []string) error {
+	for _, n := range from {
+		e164, _, err := norm.Normalize(n)
+		if err != nil {
+			return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting, Problem: err.Error()}
+		}
+		if e164 != n {
+			return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting,
+				Problem: fmt.Sprintf("%q is written %s in E.164", n, e164)}
+		}
+	}
+	return nil
 }
 
 // openCSV reads the header and checks it against the template.
@@ -215,14 +261,19 @@ func (im *Importer) openCSV(in io.Reader, phoneColumn string, tmpl *campaign.Tem
 	return cr, cols, nil
 }
 
-// load runs the import's transaction.
+// load runs the import's transaction, creating c in it when c has no ID
+// yet; if it fails, c has none again.
 func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign, cr *Reader, p *importPlan, staged bool, res *Result) (err error) {
 	started := time.Now()
-	tx, err := im.store.BeginImport(ctx, c.ID)
+	create := c.ID == 0
+	tx, err := im.store.BeginImport(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer func() {
+		if err != nil && create {
+			c.ID = 0 // rolled back: a retry creates it again
+		}
 		if err != nil {
 			// The context may be what failed; the rollback must still run.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -277,5 +328,9 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 		Source: req.Source, RowsRead: res.Read, Imported: res.Imported,
 		Duplicates: res.Duplicates, Rejected: res.Rejected, StartedAt: started,
 	})
+	if errors.Is(err, campaign.ErrCanceled) {
+		return fmt.Errorf("%w during the import: nothing was imported", campaign.ErrCanceled)
+	}
+	res.Created = err == nil && create
 	return err
 }

@@ -285,13 +285,13 @@ func (w *rowWorker) process(b *batch) {
 		fields := b.fields[rec.fields0:rec.field]
 		if len(fields) != ncols {
 			out.kind = campaign.RejectFieldCount
-			out.reason = fmt.Sprintf("has %d fields; the header has %d", len(fields), ncols)
+			out.reason = fmt.Sprintf("has %s; the header has %d", plural(len(fields), "field"), ncols)
 			continue
 		}
 		raw := strings.TrimSpace(fields[cols.Phone])
 		if raw == "" {
 			out.kind = campaign.RejectEmptyPhone
-			out.reason = fmt.Sprintf("%q is empty", cols.Header[cols.Phone])
+			out.reason = fmt.Sprintf("%s is empty", campaign.QuoteShort(cols.Header[cols.Phone], 40))
 			continue
 		}
 		number, key, err := w.p.norm.Normalize(raw)
