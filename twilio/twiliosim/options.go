@@ -46,7 +46,8 @@ func (m *LoseMode) Set(s string) error {
 
 // Options configure a [Server]. The zero value is a well-behaved Twilio: no
 // latency, no faults, unlimited throughput, prompt delivery, callbacks on.
-// Fractions are probabilities in [0, 1]; out-of-range values are clamped.
+// Fractions are probabilities in [0, 1]. Validate refuses values out of
+// range; New clamps them instead, so that it cannot fail.
 type Options struct {
 	// AccountSID and AuthToken are the credentials the server accepts. Empty
 	// means random ones (AC + 32 hex and 32 hex: alphanumeric, because the
@@ -143,15 +144,15 @@ type Options struct {
 }
 
 // RegisterFlags defines the `smsblast sim` flags on fs, writing into o.
-// The names are a contract scripts rely on: --account-sid --auth-token
-// --latency --jitter --max-concurrency --fail-5xx --fail-429
-// --lose-response --lose-mode --sender-mps --queue-seconds --deliver-after
-// --undelivered --fail --callbacks --reorder --callback-retries --list-lag
-// --redact --api-key --seed. Defaults are o's current values (callbacks on).
+// The names are a contract scripts rely on: --account-sid --latency
+// --jitter --max-concurrency --fail-5xx --fail-429 --lose-response
+// --lose-mode --sender-mps --queue-seconds --deliver-after --undelivered
+// --fail --callbacks --reorder --callback-retries --list-lag --redact
+// --seed. Defaults are o's current values (callbacks on). The secrets (auth token,
+// API keys) are no flags, which anyone could read in ps: see FromEnv.
+// Check the result with Validate.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.AccountSID, "account-sid", o.AccountSID, "account `SID` to accept (AC + 32 hex; random when empty)")
-	fs.StringVar(&o.AuthToken, "auth-token", o.AuthToken, "auth `token` to accept (random when empty)")
-	fs.Var((*apiKeysFlag)(&o.APIKeys), "api-key", "accept API key `SK…:SECRET` for Basic auth (repeatable)")
 	fs.DurationVar(&o.Latency, "latency", o.Latency, "added to every request")
 	fs.DurationVar(&o.Jitter, "jitter", o.Jitter, "plus a uniform random [0, jitter) per request")
 	fs.IntVar(&o.MaxConcurrency, "max-concurrency", o.MaxConcurrency, "answer requests beyond this many in flight with 429/20429 (0 = unlimited)")
@@ -170,6 +171,146 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ListLag, "list-lag", o.ListLag, "how long a new message stays out of list results")
 	fs.Var(&o.Redact, "redact", "`LIST` of what Twilio's Message Redaction hides in list and fetch answers: body, phone (last four digits → XXXX), or none")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed for every random draw, so a run replays")
+}
+
+// FromEnv takes the simulator's secrets from the environment, as smsblast
+// takes its own: TWILIO_AUTH_TOKEN (when set, the token accepted instead
+// of a random one) and TWILIO_API_KEY with TWILIO_API_SECRET (an API key
+// accepted besides). getenv is os.Getenv in main, a map in tests. It
+// reports whether the auth token came from there.
+func (o *Options) FromEnv(getenv func(string) string) (tokenFromEnv bool) {
+	if t := strings.TrimSpace(getenv("TWILIO_AUTH_TOKEN")); t != "" {
+		o.AuthToken, tokenFromEnv = t, true
+	}
+	if k, s := strings.TrimSpace(getenv("TWILIO_API_KEY")), strings.TrimSpace(getenv("TWILIO_API_SECRET")); k != "" || s != "" {
+		if o.APIKeys == nil {
+			o.APIKeys = map[string]string{}
+		}
+		o.APIKeys[k] = s
+	}
+	return tokenFromEnv
+}
+
+// OptionError is an option Validate refuses. Flag is its `smsblast sim`
+// flag (empty for options that have none), Problem what is wrong with it.
+type OptionError struct {
+	Option, Flag, Problem string
+}
+
+func (e *OptionError) Error() string { return "twiliosim: " + e.Option + ": " + e.Problem }
+
+// Bounds Validate applies: beyond them a value can only be a slip.
+const (
+	maxDelay          = time.Hour // latency, jitter, delivery, list lag, callback timing
+	maxConcurrencyCap = 100000
+	maxSenderMPS      = 100000
+	minSenderMPS      = 0.01
+	maxQueueSeconds   = 10 * 24 * 3600
+	maxRetries        = 100
+)
+
+// Validate reports the first option out of its range: fractions outside
+// [0, 1] (NaN included), negative or absurd durations and rates, and
+// credentials of the wrong form. New itself clamps rather than fails; a
+// command line should be refused instead, so `smsblast sim` calls this.
+func (o *Options) Validate() error {
+	bad := func(option, flag, format string, args ...any) error {
+		return &OptionError{Option: option, Flag: flag, Problem: fmt.Sprintf(format, args...)}
+	}
+	if o.AccountSID != "" && !isSID(o.AccountSID, "AC") {
+		return bad("AccountSID", "account-sid", "%.40q is not AC followed by 32 hex digits", o.AccountSID)
+	}
+	if strings.ContainsFunc(o.AuthToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return bad("AuthToken", "", "holds white space or control characters")
+	}
+	for sid, secret := range o.APIKeys {
+		if !isSID(sid, "SK") {
+			return bad("APIKeys", "", "API key %.40q is not SK followed by 32 hex digits", sid)
+		}
+		if secret == "" {
+			return bad("APIKeys", "", "API key %s has no secret", sid)
+		}
+	}
+	for _, f := range []struct {
+		option, flag string
+		v            float64
+	}{
+		{"Fail5xx", "fail-5xx", o.Fail5xx}, {"Fail429", "fail-429", o.Fail429},
+		{"LoseResponse", "lose-response", o.LoseResponse}, {"Undelivered", "undelivered", o.Undelivered},
+		{"Reorder", "reorder", o.Reorder},
+	} {
+		if !(f.v >= 0 && f.v <= 1) {
+			return bad(f.option, f.flag, "%v is not a fraction from 0 to 1", f.v)
+		}
+	}
+	for _, d := range []struct {
+		option, flag string
+		v            time.Duration
+	}{
+		{"Latency", "latency", o.Latency}, {"Jitter", "jitter", o.Jitter},
+		{"DeliverAfter", "deliver-after", o.DeliverAfter}, {"ListLag", "list-lag", o.ListLag},
+		{"CallbackBackoff", "", o.CallbackBackoff}, {"CallbackTimeout", "", o.CallbackTimeout},
+	} {
+		if d.v < 0 || d.v > maxDelay {
+			return bad(d.option, d.flag, "%v is not a duration from 0 to %v", d.v, maxDelay)
+		}
+	}
+	if o.MaxConcurrency < 0 || o.MaxConcurrency > maxConcurrencyCap {
+		return bad("MaxConcurrency", "max-concurrency", "%d is not from 0 (unlimited) to %d", o.MaxConcurrency, maxConcurrencyCap)
+	}
+	if o.SenderMPS != 0 && !(o.SenderMPS >= minSenderMPS && o.SenderMPS <= maxSenderMPS) {
+		return bad("SenderMPS", "sender-mps", "%v is not 0 (unlimited) or from %v to %v segments per second", o.SenderMPS, minSenderMPS, maxSenderMPS)
+	}
+	if !(o.QueueSeconds >= 0 && o.QueueSeconds <= maxQueueSeconds) {
+		return bad("QueueSeconds", "queue-seconds", "%v is not from 0 (the default) to %v seconds", o.QueueSeconds, maxQueueSeconds)
+	}
+	if o.CallbackRetries > maxRetries {
+		return bad("CallbackRetries", "callback-retries", "%d is more than %d", o.CallbackRetries, maxRetries)
+	}
+	for to, code := range o.Fail {
+		if err := checkFail(to, code); err != nil {
+			return bad("Fail", "fail", "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkFail checks one --fail entry: an E.164 number and a 30xxx code.
+func checkFail(to string, code int) error {
+	if !isE164(to) {
+		return fmt.Errorf("%.40q is not an E.164 number like +14155550100", to)
+	}
+	if code < 30000 || code > 30999 {
+		return fmt.Errorf("%d is not a delivery error code (30000 to 30999)", code)
+	}
+	return nil
+}
+
+// isSID reports whether s is prefix followed by 32 hex digits.
+func isSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// isE164 reports whether s is + and 2 to 15 digits, the first not 0.
+func isE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // callbacksFlag maps the positive --callbacks flag onto NoCallbacks.
@@ -216,37 +357,13 @@ func (f *failFlag) Set(s string) error {
 		to, code, ok := strings.Cut(strings.TrimSpace(part), "=")
 		n, err := strconv.Atoi(code)
 		if !ok || to == "" || err != nil {
-			return fmt.Errorf("parse fail entry %q: want +E164=CODE", part)
+			return fmt.Errorf("parse fail entry %.40q: want +E164=CODE", part)
+		}
+		if err := checkFail(to, n); err != nil {
+			return fmt.Errorf("parse fail entry: %w", err)
 		}
 		(*f)[to] = n
 	}
-	return nil
-}
-
-// apiKeysFlag parses "SK…:secret"; String never shows secrets.
-type apiKeysFlag map[string]string
-
-func (f *apiKeysFlag) String() string {
-	if f == nil || *f == nil {
-		return ""
-	}
-	sids := make([]string, 0, len(*f))
-	for sid := range *f {
-		sids = append(sids, sid+":***")
-	}
-	sort.Strings(sids)
-	return strings.Join(sids, ",")
-}
-
-func (f *apiKeysFlag) Set(s string) error {
-	sid, secret, ok := strings.Cut(s, ":")
-	if !ok || sid == "" || secret == "" {
-		return fmt.Errorf("parse api key: want SK…:SECRET")
-	}
-	if *f == nil {
-		*f = make(map[string]string)
-	}
-	(*f)[sid] = secret
 	return nil
 }
 

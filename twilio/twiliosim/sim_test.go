@@ -2,8 +2,10 @@ package twiliosim
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -528,20 +530,27 @@ func TestRegisterFlags(t *testing.T) {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	o.RegisterFlags(fs)
 	err := fs.Parse([]string{
-		"--account-sid", testSID, "--auth-token", testToken, "--latency", "50ms", "--jitter", "20ms",
+		"--account-sid", testSID, "--latency", "50ms", "--jitter", "20ms",
 		"--max-concurrency", "100", "--fail-5xx", "0.02", "--fail-429", "0.03", "--lose-response", "0.01",
 		"--lose-mode", "stall", "--sender-mps", "1.5", "--deliver-after", "200ms", "--undelivered", "0.03",
 		"--seed", "7", "--callbacks=false", "--reorder", "0.1", "--list-lag", "2s", "--callback-retries", "5",
-		"--fail", "+14155550100=30006,+14155550101=30034", "--api-key", testKey + ":" + testKeyPw,
+		"--fail", "+14155550100=30006,+14155550101=30034",
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	env := map[string]string{"TWILIO_AUTH_TOKEN": testToken, "TWILIO_API_KEY": testKey, "TWILIO_API_SECRET": testKeyPw}
+	if !o.FromEnv(func(k string) string { return env[k] }) {
+		t.Error("FromEnv: the auth token did not come from the environment")
 	}
 	want := Options{
 		AccountSID: testSID, AuthToken: testToken, Latency: 50 * time.Millisecond, Jitter: 20 * time.Millisecond,
 		MaxConcurrency: 100, Fail5xx: 0.02, Fail429: 0.03, LoseResponse: 0.01, LoseMode: LoseStall, SenderMPS: 1.5,
 		DeliverAfter: 200 * time.Millisecond, Undelivered: 0.03, Seed: 7, NoCallbacks: true, Reorder: 0.1,
 		ListLag: 2 * time.Second, CallbackRetries: 5,
+	}
+	if err := o.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 	if o.Fail["+14155550100"] != 30006 || o.Fail["+14155550101"] != 30034 || o.APIKeys[testKey] != testKeyPw {
 		t.Errorf("maps: %v %v", o.Fail, o.APIKeys)
@@ -550,11 +559,61 @@ func TestRegisterFlags(t *testing.T) {
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("parsed %+v\nwant   %+v", o, want)
 	}
-	if s := fs.Lookup("api-key").Value.String(); strings.Contains(s, testKeyPw) {
-		t.Errorf("api-key flag shows its secret: %q", s)
+	for _, secret := range []string{"auth-token", "api-key"} {
+		if fs.Lookup(secret) != nil {
+			t.Errorf("--%s is a flag: anyone can read a command line", secret)
+		}
 	}
 	if d := fs.Lookup("callbacks").DefValue; d != "true" {
 		t.Errorf("--callbacks default %q, want true", d)
+	}
+}
+
+// Validate refuses what can only be a slip; the flags refuse a bad --fail
+// as they parse it.
+func TestOptionsValidate(t *testing.T) {
+	t.Parallel()
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		o    Options
+		flag string
+	}{
+		{"fraction over 1", Options{Fail5xx: 2}, "fail-5xx"},
+		{"negative fraction", Options{Fail429: -1}, "fail-429"},
+		{"NaN fraction", Options{LoseResponse: nan}, "lose-response"},
+		{"NaN undelivered", Options{Undelivered: nan}, "undelivered"},
+		{"reorder over 1", Options{Reorder: 1.5}, "reorder"},
+		{"bad account", Options{AccountSID: "bad"}, "account-sid"},
+		{"negative latency", Options{Latency: -time.Second}, "latency"},
+		{"a day of jitter", Options{Jitter: 24 * time.Hour}, "jitter"},
+		{"negative concurrency", Options{MaxConcurrency: -1}, "max-concurrency"},
+		{"infinite sender rate", Options{SenderMPS: math.Inf(1)}, "sender-mps"},
+		{"tiny sender rate", Options{SenderMPS: 1e-300}, "sender-mps"},
+		{"NaN queue", Options{QueueSeconds: nan}, "queue-seconds"},
+		{"many retries", Options{CallbackRetries: 1 << 40}, "callback-retries"},
+		{"fail to a non-number", Options{Fail: map[string]int{"hello": 30003}}, "fail"},
+		{"fail with an API code", Options{Fail: map[string]int{"+14155550100": 21211}}, "fail"},
+		{"token with a space", Options{AuthToken: "a b"}, ""},
+		{"API key of the wrong form", Options{APIKeys: map[string]string{"XX": "s"}}, ""},
+	}
+	for _, tt := range tests {
+		var oe *OptionError
+		if err := tt.o.Validate(); !errors.As(err, &oe) || oe.Flag != tt.flag {
+			t.Errorf("%s: Validate() = %v; want an OptionError for --%s", tt.name, err, tt.flag)
+		}
+	}
+	if err := (&Options{}).Validate(); err != nil {
+		t.Errorf("zero Options: %v", err)
+	}
+	var o Options
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.RegisterFlags(fs)
+	for _, v := range []string{"+14155550100=21211", "hello=30003", "+14155550100"} {
+		if err := fs.Parse([]string{"--fail", v}); err == nil {
+			t.Errorf("--fail %s parsed", v)
+		}
 	}
 }
 
