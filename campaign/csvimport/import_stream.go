@@ -143,6 +143,9 @@ func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 			b.recs = append(b.recs, r)
 		}
 		b.offset = cr.Offset()
+		// Decided before b is handed on: once Next has consumed it, b is
+		// back in the pool and may be another import's batch.
+		last := eof || b.err != nil
 		select {
 		case work <- b:
 		case <-s.ctx.Done():
@@ -153,7 +156,7 @@ func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 		case <-s.ctx.Done():
 			return
 		}
-		if eof || b.err != nil {
+		if last {
 			return
 		}
 	}
