@@ -286,7 +286,7 @@ func PlanColumns(header []string, phoneColumn string) (*Columns, error) {
 		cols.Keys[i] = key
 		if j, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%w: %s (column %d) and %s (column %d) both become %s; rename one",
-				ErrDuplicateColumn, campaign.QuoteShort(header[j], 40), j+1, campaign.QuoteShort(h, 40), i+1, campaign.QuoteShort(key, 40))
+				ErrDuplicateColumn, campaign.QuoteShort(header[j], 40), j+1, campaign.QuoteShort(h, 40), i+1, shorten(key, 40))
 		}
 		seen[key] = i
 		if cols.Phone < 0 && ((want != "" && key == want) || (want == "" && phoneColumnNames[key])) {
