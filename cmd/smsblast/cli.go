@@ -49,6 +49,10 @@ type flagSet struct {
 	logFormat string
 	logLevel  string
 	db        *string
+	// validate, set by the command before it calls parse, checks every
+	// flag and positional argument at once, before anything is opened,
+	// read or written: the command's one place for usage errors.
+	validate func(pos []string) error
 }
 
 // flags starts a command's flag set with the shared logging flags.
@@ -96,6 +100,14 @@ func (a *app) parse(fs *flagSet, args []string, min, max int) ([]string, error) 
 	if len(pos) < min || (max >= 0 && len(pos) > max) {
 		return nil, usagef("usage: smsblast %s %s (see 'smsblast %s -h')", fs.cmd.name, fs.cmd.args, fs.cmd.name)
 	}
+	if fs.validate != nil {
+		if err := fs.validate(pos); err != nil {
+			return nil, err
+		}
+	}
+	if a.checkOnly {
+		return nil, errChecked
+	}
 	return pos, nil
 }
 
@@ -106,7 +118,7 @@ func (a *app) flagError(fs *flagSet, err error) error {
 	if name, ok := strings.CutPrefix(msg, undefined); ok {
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		msg = fmt.Sprintf("%s: unknown flag --%s", fs.cmd.name, name)
+		msg = fmt.Sprintf("%s: unknown flag --%s", fs.cmd.name, campaign.Printable(name))
 		if s := nearest(name, names); s != "" {
 			msg += fmt.Sprintf(" (did you mean --%s?)", s)
 		}

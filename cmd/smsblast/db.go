@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -32,44 +34,47 @@ var dbSubcommands = []string{"url", "sql", "stop"}
 func runDB(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects")
+	fs.validate = func(pos []string) error {
+		switch sub := pos[0]; {
+		case sub == "url" && len(pos) != 1:
+			return usagef("usage: smsblast db url")
+		case sub == "stop" && len(pos) != 1:
+			return usagef("usage: smsblast db stop")
+		case sub == "sql" && len(pos) != 2:
+			return usagef(`usage: smsblast db sql "SELECT …" (or - to read it from standard input)`)
+		case sub == "sql" && strings.TrimSpace(pos[1]) == "":
+			return usagef("db sql: the SQL is empty")
+		case !slices.Contains(dbSubcommands, sub):
+			msg := fmt.Sprintf("db: unknown subcommand %s: use url, sql or stop", campaign.QuoteShort(sub, 20))
+			if s := nearest(sub, dbSubcommands); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return usagef("%s", msg)
+		}
+		return nil
+	}
 	pos, err := a.parse(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
-	switch sub := pos[0]; sub {
+	switch pos[0] {
 	case "url":
-		if len(pos) != 1 {
-			return usagef("usage: smsblast db url")
-		}
 		return a.printDatabaseURL(ctx, fs)
 	case "stop":
-		if len(pos) != 1 {
-			return usagef("usage: smsblast db stop")
-		}
 		return a.stopEmbedded(ctx)
-	case "sql":
-		if len(pos) != 2 {
-			return usagef(`usage: smsblast db sql "SELECT …" (or - to read it from standard input)`)
-		}
-		query := pos[1]
-		if query == "-" {
-			b, err := io.ReadAll(a.stdin)
-			if err != nil {
-				return fmt.Errorf("read SQL from standard input: %w", err)
-			}
-			query = string(b)
-		}
-		if strings.TrimSpace(query) == "" {
-			return usagef("db sql: the SQL is empty")
-		}
-		return a.runSQL(ctx, fs, query, *asJSON)
-	default:
-		msg := fmt.Sprintf("db: unknown subcommand %q: use url, sql or stop", sub)
-		if s := nearest(sub, dbSubcommands); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		return usagef("%s", msg)
 	}
+	query := pos[1]
+	if query == "-" {
+		b, err := io.ReadAll(a.stdin)
+		if err != nil {
+			return fmt.Errorf("read SQL from standard input: %w", err)
+		}
+		query = string(b)
+	}
+	if strings.TrimSpace(query) == "" {
+		return usagef("db sql: the SQL is empty")
+	}
+	return a.runSQL(ctx, fs, query, *asJSON)
 }
 
 // printDatabaseURL prints --db or DATABASE_URL as given, without

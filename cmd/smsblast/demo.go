@@ -68,14 +68,18 @@ func runDemo(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.DurationVar(&f.deliver, "deliver-after", 500*time.Millisecond, "how long simulated carriers take to deliver")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up (exit 1) if the story has not ended by then")
 	fs.BoolVar(&f.json, "json", false, "print the report and checks as JSON instead of the story")
+	fs.validate = func([]string) error {
+		s := campaign.Settings{Rate: &f.rate, Concurrency: &f.concurrency}
+		if err := s.Validate(); err != nil {
+			return settingUsage(err)
+		}
+		if err := durationIn("deliver-after", f.deliver, 0, time.Minute); err != nil {
+			return err
+		}
+		return durationIn("timeout", f.timeout, time.Second, time.Hour)
+	}
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
-	}
-	if !(f.rate > 0) {
-		return usagef("--rate must be more than 0, got %v", f.rate)
-	}
-	if f.concurrency <= 0 {
-		return usagef("--concurrency must be at least 1, got %d", f.concurrency)
 	}
 	// The engine's info lines would drown the story; --log-level still
 	// brings them back.
@@ -314,7 +318,7 @@ func (d *demo) sendUntilHalfway(ctx context.Context, st *store.Store, c *campaig
 	err := d.app.send(soft, st, twCfg, c.Name, sf)
 	interrupt()
 	<-watched
-	if err != nil {
+	if err != nil && !errors.Is(err, errInterrupted) { // the interrupt is the demo's own
 		return fmt.Errorf("send campaign %s: %w", c.Name, err)
 	}
 	if ctx.Err() != nil {

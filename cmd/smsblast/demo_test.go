@@ -87,7 +87,7 @@ func TestDemoUsage(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"demo", "extra"}, "usage: smsblast demo"},
-		{[]string{"demo", "--rate", "0"}, "--rate must be more than 0"},
+		{[]string{"demo", "--rate", "0"}, "--rate: 0 is not a rate"},
 		{[]string{"demo", "--rat", "5"}, "did you mean --rate?"},
 	}
 	for _, tt := range tests {

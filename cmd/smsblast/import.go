@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/campaign/csvimport"
 )
 
@@ -41,31 +42,47 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	phoneCol := fs.String("phone-column", "", "header of the phone column (default: phone, phone_number, mobile, msisdn, cell or to)")
 	region := fs.String("default-region", "US", "region for numbers written without a country code")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var req csvimport.Request
+	fs.validate = func(pos []string) error {
+		// Only flags given on the command line are settings: on a later
+		// import they must match the campaign, and absent ones leave it alone.
+		s, err := sf.settings(fs)
+		if err != nil {
+			return err
+		}
+		if s.TZ == nil {
+			// A new campaign remembers the zone its times were written in.
+			zone := machineZone()
+			s.TZ = &zone
+		}
+		req = csvimport.Request{
+			Campaign: pos[0], Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,
+			Source: filepath.Base(pos[1]),
+		}
+		if err := req.Validate(); err != nil {
+			if u := settingUsage(err); u != nil {
+				return u
+			}
+			return usagef("%v", err)
+		}
+		if pos[1] == "" {
+			return usagef("FILE.csv is empty: give a file name, or - for standard input")
+		}
+		return nil
+	}
 	pos, err := a.parse(fs, args, 2, 2)
 	if err != nil {
 		return err
 	}
 	name, path := pos[0], pos[1]
-
-	// Only flags given on the command line are settings: on a later import
-	// they must match the campaign, and absent ones leave it alone.
-	s, err := sf.settings(fs)
-	if err != nil {
-		return err
-	}
 	if sf.readIn != "" {
 		fmt.Fprintf(a.stderr, "smsblast: times read in %s, this machine's zone (give --tz to change)\n", sf.readIn)
 	}
-	if s.TZ == nil {
-		// A new campaign remembers the zone its times were written in.
-		zone := machineZone()
-		s.TZ = &zone
+	if s := req.Settings; s.Concurrency != nil && *s.Concurrency > campaign.AccountConcurrency {
+		a.log.Warn(fmt.Sprintf("--concurrency %d is more than the %d requests in flight Twilio allows an account (unless Twilio raised it); expect 429s",
+			*s.Concurrency, campaign.AccountConcurrency))
 	}
 
-	req := csvimport.Request{
-		Campaign: name, Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,
-		Source: filepath.Base(path),
-	}
 	var size int64 // of the file, for the progress display; 0 if unknown
 	if path == "-" {
 		req.Source = "stdin"
@@ -82,9 +99,14 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		// database is touched.
 		f, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, errors.Unwrap(err))
+			return fmt.Errorf("open %s: %w", campaign.Printable(path), errors.Unwrap(err))
 		}
-		if fi, err := f.Stat(); err == nil {
+		fi, err := f.Stat()
+		if err == nil && fi.IsDir() {
+			f.Close()
+			return usagef("%s is a directory; give a CSV file", campaign.Printable(path))
+		}
+		if err == nil {
 			size = fi.Size()
 		}
 		first := f
@@ -107,7 +129,7 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := a.checkBudgetPrices(ctx, st, name, s); err != nil {
+	if err := a.checkBudgetPrices(ctx, st, name, req.Settings); err != nil {
 		return err
 	}
 	var rows, read atomic.Int64
@@ -126,14 +148,14 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 				return usagef("import %s: %v", name, err)
 			}
 		}
-		return fmt.Errorf("import %s into %s: %w", path, name, err)
+		return fmt.Errorf("import %s into %s: %w", campaign.Printable(path), campaign.Printable(name), err)
 	}
 	if *asJSON {
 		writeJSON(a.stdout, importJSON(res))
 		return nil
 	}
-	if s.Prices != nil {
-		if err := st.SetPrices(ctx, res.Campaign.ID, s.Prices); err != nil {
+	if req.Settings.Prices != nil {
+		if err := st.SetPrices(ctx, res.Campaign.ID, req.Settings.Prices); err != nil {
 			return err
 		}
 	}
@@ -192,7 +214,7 @@ func printImport(w io.Writer, r *csvimport.Result) {
 	if r.Created {
 		verb = "into new campaign"
 	}
-	fmt.Fprintf(w, "imported %s %s %q in %s\n", r.Source, verb, r.Campaign.Name, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "imported %s %s %q in %s\n", campaign.Printable(r.Source), verb, r.Campaign.Name, r.Elapsed.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "rows read\t%d\t\n", r.Read)
 	fmt.Fprintf(tw, "imported\t%d\t\n", r.Imported)
@@ -230,7 +252,7 @@ func printImport(w io.Writer, r *csvimport.Result) {
 	if len(r.Rejects) > 0 {
 		fmt.Fprintln(w, "rejected rows (all are in import_rejects):")
 		for _, rj := range r.Rejects {
-			fmt.Fprintf(w, "  line %d: %s\n", rj.Line, rj.Reason)
+			fmt.Fprintf(w, "  line %d: %s\n", rj.Line, campaign.Printable(rj.Reason))
 		}
 		if r.Rejected > len(r.Rejects) {
 			fmt.Fprintf(w, "  … and %d more\n", r.Rejected-len(r.Rejects))

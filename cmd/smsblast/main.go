@@ -2,7 +2,7 @@
 // the system of record. Run `smsblast help` for the commands.
 //
 // main is thin: it parses flags, wires store, twilio and campaign together,
-// and turns errors into exit codes (0 success, 1 runtime failure, 2 usage).
+// and turns errors into the exit statuses of exitCode.
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -23,8 +24,9 @@ func main() {
 	hard, stopHard := context.WithCancel(context.Background())
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value // the first signal, for the exit status
 	go func() {
-		<-sig
+		got.Store(<-sig)
 		clearProgressLine(os.Stderr)
 		fmt.Fprintln(os.Stderr, "smsblast: stopping: finishing requests in flight (interrupt again to stop at once)")
 		stop()
@@ -37,6 +39,7 @@ func main() {
 		stderr: os.Stderr,
 		getenv: os.Getenv,
 		hard:   hard,
+		signal: func() os.Signal { s, _ := got.Load().(os.Signal); return s },
 	}
 	code := a.run(ctx, os.Args[1:])
 	stop()
@@ -54,6 +57,12 @@ type app struct {
 	hard context.Context
 	// log is set up by the command's flags (--log-format, --log-level).
 	log *slog.Logger
+	// signal is the signal that stopped the command, if one did; nil
+	// means SIGINT (tests cancel the context instead).
+	signal func() os.Signal
+	// checkOnly stops every command right after its flags and arguments
+	// are checked (errChecked): tests and fuzzing run the checks alone.
+	checkOnly bool
 }
 
 // command is one subcommand. Each lives in its own file, with a function
@@ -117,7 +126,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	if len(args) == 0 {
 		a.printHelp(a.stderr)
-		return 2
+		return exitUsage
 	}
 	name := args[0]
 	switch name {
@@ -125,11 +134,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 		if len(args) > 1 {
 			if c := lookupCommand(args[1]); c != nil {
 				a.printUsage(a.stdout, c, nil)
-				return 0
+				return exitOK
 			}
 		}
 		a.printHelp(a.stdout)
-		return 0
+		return exitOK
 	}
 	c := lookupCommand(name)
 	if c == nil {
@@ -138,23 +147,63 @@ func (a *app) run(ctx context.Context, args []string) int {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		fmt.Fprintf(a.stderr, "smsblast: %s; run 'smsblast help' for the list\n", msg)
-		return 2
+		return exitUsage
 	}
 	err := c.run(ctx, a, a.flags(c), args[1:])
-	return a.exitCode(err)
+	return a.exitCode(ctx, err)
 }
 
-// exitCode prints err once and maps it to the exit code contract.
-func (a *app) exitCode(err error) int {
+// Exit statuses: a contract scripts rely on, listed in the README.
+const (
+	exitOK      = 0 // done: a send that completed, a command that did its work
+	exitFailure = 1 // a runtime error, printed on one line
+	exitUsage   = 2 // a mistake on the command line, naming the flag or argument
+	// exitStopped: send stopped because the campaign was paused or
+	// canceled from another shell (or the dashboard); it is not finished.
+	exitStopped = 3
+	// exitSignal + the signal's number: interrupted (Ctrl-C gives 130,
+	// SIGTERM 143), as a shell reports a process a signal ended.
+	exitSignal = 128
+)
+
+// Outcomes that are not failures but must reach the exit status. The
+// command has already said what happened; exitCode prints nothing more.
+var (
+	errStopped     = errors.New("stopped: the campaign was paused or canceled")
+	errInterrupted = errors.New("interrupted")
+	// errChecked ends a command in checkOnly mode, once its flags passed.
+	errChecked = errors.New("flags checked")
+)
+
+// exitCode prints err once and maps it to the exit status contract.
+func (a *app) exitCode(ctx context.Context, err error) int {
 	var u *usageError
 	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return 0
+	case err == nil, errors.Is(err, errHelp), errors.Is(err, errChecked):
+		return exitOK
 	case errors.As(err, &u):
 		fmt.Fprintf(a.stderr, "smsblast: %v\n", err)
-		return 2
+		return exitUsage
+	case errors.Is(err, errStopped):
+		return exitStopped
+	case errors.Is(err, errInterrupted):
+		return a.signalStatus()
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Cut short by the signal: say what it interrupted.
+		fmt.Fprintf(a.stderr, "smsblast: interrupted: %v\n", err)
+		return a.signalStatus()
 	default:
 		fmt.Fprintf(a.stderr, "smsblast: %v\n", err)
-		return 1
+		return exitFailure
 	}
+}
+
+// signalStatus is 128 + the number of the signal that stopped the command.
+func (a *app) signalStatus() int {
+	if a.signal != nil {
+		if s, ok := a.signal().(syscall.Signal); ok {
+			return exitSignal + int(s)
+		}
+	}
+	return exitSignal + int(syscall.SIGINT)
 }

@@ -33,6 +33,12 @@ func runSetStatus(ctx context.Context, a *app, fs *flagSet, args []string) error
 	fs.dbFlag()
 	reason := fs.String("reason", "", "why, recorded on the campaign (default: by a user)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
+		return reasonFlag("reason", *reason)
+	}
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,14 +47,21 @@ func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	format := fs.String("format", "csv", "csv, or json (JSON Lines: one object per recipient)")
 	statusList := fs.String("status", "", "only recipients in these states, comma-separated (e.g. undelivered,failed)")
 	output := fs.String("output", "", "write to FILE (replaced only once complete) instead of standard output")
+	var statuses []campaign.RecipientStatus
+	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
+		if *format != "csv" && *format != "json" {
+			return usagef("--format: %s is not csv or json", campaign.QuoteShort(*format, 20))
+		}
+		var err error
+		if statuses, err = parseStatuses(*statusList); err != nil {
+			return err
+		}
+		return checkOutput(*output)
+	}
 	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if *format != "csv" && *format != "json" {
-		return usagef("--format: %q is not csv or json", *format)
-	}
-	statuses, err := parseStatuses(*statusList)
 	if err != nil {
 		return err
 	}
@@ -119,24 +127,63 @@ func parseStatuses(list string) ([]campaign.RecipientStatus, error) {
 			for _, v := range campaign.RecipientStatuses() {
 				names = append(names, string(v))
 			}
-			return nil, usagef("--status: %q is not a recipient state (%s)", s, strings.Join(names, ", "))
+			return nil, usagef("--status: %s is not a recipient state (%s)", campaign.QuoteShort(s, 20), strings.Join(names, ", "))
 		}
 		out = append(out, st)
 	}
 	return out, nil
 }
 
-// reportOutput returns where the report goes. For a file it writes a
-// temporary file beside it, renamed over FILE by commit(true), so an
-// interrupted report never leaves a truncated FILE that looks complete; the
-// file is private (0600): it holds phone numbers. commit(false) discards it.
+// checkOutput refuses an --output that cannot be a report file before the
+// database is read: a directory, a file in a directory that does not exist.
+func checkOutput(path string) error {
+	if path == "" {
+		return nil
+	}
+	shown := campaign.Printable(path)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usagef("--output %s is a directory; give a file name", shown)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usagef("--output %s: the directory %s does not exist", shown, campaign.Printable(dir))
+	}
+	return nil
+}
+
+// reportOutput returns where the report goes. For a regular file (or a
+// name not yet taken) it writes a temporary file beside it, renamed over
+// the name by commit(true), so an interrupted report never leaves a
+// truncated FILE that looks complete; the file is private (0600): it holds
+// phone numbers. The rename replaces a symbolic link rather than write
+// through it, so a link planted in a shared directory leads nowhere.
+// commit(false) discards it.
+//
+// A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written in
+// place: renaming over it would replace a device node with a file.
 func reportOutput(stdout io.Writer, path string) (io.Writer, func(ok bool) error, error) {
 	if path == "" {
 		return stdout, func(bool) error { return nil }, nil
 	}
+	shown := campaign.Printable(path)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.Mode()&(os.ModeDevice|os.ModeCharDevice|os.ModeNamedPipe) == 0 {
+			return nil, nil, fmt.Errorf("write report to %s: it is not a file, a device or a pipe", shown)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open %s: %w", shown, bare(err))
+		}
+		return f, func(bool) error {
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("write report to %s: %w", shown, err)
+			}
+			return nil
+		}, nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return nil, nil, fmt.Errorf("create report file: %w", err)
+		return nil, nil, fmt.Errorf("create report file beside %s: %w", shown, bare(err))
 	}
 	done := false
 	return f, func(ok bool) error {
@@ -151,14 +198,23 @@ func reportOutput(stdout io.Writer, path string) (io.Writer, func(ok bool) error
 		}
 		if err := f.Close(); err != nil {
 			os.Remove(f.Name())
-			return fmt.Errorf("write report file %s: %w", path, err)
+			return fmt.Errorf("write report file %s: %w", shown, err)
 		}
 		if err := os.Rename(f.Name(), path); err != nil {
 			os.Remove(f.Name())
-			return fmt.Errorf("write report file %s: %w", path, err)
+			return fmt.Errorf("write report file %s: %w", shown, bare(err))
 		}
 		return nil
 	}, nil
+}
+
+// bare is a file system error without the path it repeats (the message
+// names the file its own way).
+func bare(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
 }
 
 // resultWriter encodes report rows one at a time.

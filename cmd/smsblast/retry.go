@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/smsblast/smsblast/campaign"
 )
 
 func retryCommand() *command {
@@ -23,20 +26,18 @@ func runRetry(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	codesFlag := fs.String("codes", "", "comma-separated Twilio error codes to requeue (default: every retryable one)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var codes []int
+	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
+		var err error
+		codes, err = parseCodes(*codesFlag)
+		return err
+	}
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	var codes []int
-	for f := range strings.SplitSeq(*codesFlag, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n <= 0 {
-			return usagef("--codes: %q is not a Twilio error code (e.g. --codes 30003,30008)", f)
-		}
-		codes = append(codes, n)
 	}
 	st, err := a.openStore(ctx, fs)
 	if err != nil {
@@ -48,6 +49,9 @@ func runRetry(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return err
 	}
 	n, err := st.Requeue(ctx, c.ID, codes)
+	if errors.Is(err, campaign.ErrCanceled) {
+		return fmt.Errorf("retry campaign %q: it is canceled, so its recipients can never be sent again; nothing was requeued", c.Name)
+	}
 	if err != nil {
 		return err
 	}
@@ -61,4 +65,20 @@ func runRetry(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "campaign %q: %d recipients requeued; run 'smsblast send %s' to send them\n", c.Name, n, c.Name)
 	return nil
+}
+
+// parseCodes reads --codes: Twilio error codes, which have five digits.
+func parseCodes(list string) ([]int, error) {
+	var codes []int
+	for f := range strings.SplitSeq(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 10000 || n > 99999 {
+			return nil, usagef("--codes: %s is not a Twilio error code (five digits, e.g. --codes 30003,30008)", campaign.QuoteShort(f, 20))
+		}
+		codes = append(codes, n)
+	}
+	return codes, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -50,18 +52,15 @@ func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this sender's live Prometheus metrics (in flight, rate, outcomes) at http://ADDR/metrics")
 	fs.BoolVar(&f.noWait, "no-wait", false, "when all that is left is held (a daily cap, a retry's back-off), exit 0 instead of waiting, saying until when")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
+		return f.validate(fs.FlagSet)
+	}
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if f.rate < 0 {
-		return usagef("--rate must be positive, got %v", f.rate)
-	}
-	if f.concurrency < 0 {
-		return usagef("--concurrency must be positive, got %d", f.concurrency)
-	}
-	if err := f.engineConfig(0, nil).Validate(); err != nil {
-		return usagef("--request-timeout, --lease: %v", err)
 	}
 	twCfg, err := twilio.ConfigFromEnv(a.getenv)
 	if err != nil {
@@ -75,11 +74,64 @@ func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	return a.send(ctx, st, twCfg, pos[0], f)
 }
 
+// Bounds of send's durations. The floors keep a sender able to work (a
+// request gets a second, a lease outlasts its request and a few
+// heartbeats); the ceilings refuse what can only be a slip of the finger.
+const (
+	minLease, maxLease                   = 2 * time.Second, time.Hour
+	minRequestTimeout, maxRequestTimeout = time.Second, 5 * time.Minute
+	minHeartbeat, maxHeartbeat           = 10 * time.Millisecond, time.Minute
+	maxSafetyWindow                      = 24 * time.Hour
+)
+
+// validate checks send's flags, each by name, then how they fit together.
+func (f *sendFlags) validate(fs *flag.FlagSet) error {
+	var s campaign.Settings
+	if given(fs, "rate") {
+		s.Rate = &f.rate
+	}
+	if given(fs, "concurrency") {
+		s.Concurrency = &f.concurrency
+	}
+	if err := s.Validate(); err != nil {
+		return settingUsage(err)
+	}
+	for _, err := range []error{
+		durationIn("lease", f.lease, minLease, maxLease),
+		durationIn("request-timeout", f.requestTimeout, minRequestTimeout, maxRequestTimeout),
+		durationIn("heartbeat", f.heartbeat, minHeartbeat, maxHeartbeat),
+		durationIn("safety-window", f.safetyWindow, 0, maxSafetyWindow),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if f.metricsAddr != "" {
+		if err := addrFlag("metrics-addr", f.metricsAddr); err != nil {
+			return err
+		}
+	}
+	if 3*f.heartbeat > f.lease {
+		return usagef("--heartbeat %s: give at most a third of --lease (%s), so that leases are renewed in time", f.heartbeat, f.lease)
+	}
+	if margin := min(2*time.Second, f.requestTimeout/2); f.requestTimeout+margin >= f.lease {
+		return usagef("--request-timeout %s: give less than --lease (%s) minus a margin of %s", f.requestTimeout, f.lease, margin)
+	}
+	// What the engine checks itself, should the two ever disagree.
+	if err := f.engineConfig(0, nil).Validate(); err != nil {
+		return usagef("--lease, --request-timeout, --heartbeat, --safety-window: %v", err)
+	}
+	return nil
+}
+
 // send runs the engine with a progress display; demo reuses it.
 func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, name string, f sendFlags) error {
 	c, err := st.CampaignByName(ctx, name)
 	if err != nil {
 		return err
+	}
+	if c.Status == campaign.StatusCanceled { // before its settings change: it is over
+		return fmt.Errorf("send campaign %q: %w", name, campaign.ErrCanceled)
 	}
 	if f.rate > 0 || f.concurrency > 0 {
 		if err := st.UpdateSending(ctx, c.ID, f.rate, f.concurrency); err != nil {
@@ -89,6 +141,10 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	conc := c.Concurrency
 	if f.concurrency > 0 {
 		conc = f.concurrency
+	}
+	if conc > campaign.AccountConcurrency {
+		a.log.Warn(fmt.Sprintf("concurrency %d is more than the %d requests in flight Twilio allows an account (unless Twilio raised it); expect 429s",
+			conc, campaign.AccountConcurrency))
 	}
 	twCfg.Timeout = f.requestTimeout
 	twCfg.MaxConns = conc
@@ -112,16 +168,15 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		a.log.Info("serving sender metrics", "url", "http://"+addr+"/metrics")
 	}
 	a.hintUnregistered(ctx, st, c)
-	var left int64 // what this run starts from, for the progress display
-	if rem, err := st.Remaining(ctx, c.ID); err == nil {
-		left = rem.Pending + rem.Sending
-	}
+	total := newSendTotal(st, c.ID)
+	total.refresh(ctx, 0)
 	prog := a.startProgress(c.Name, "msg", func() progressSample {
 		s := eng.Stats()
+		done := s.Accepted + s.Failed + s.Skipped
 		p := progressSample{
-			done: s.Accepted + s.Failed + s.Skipped, total: left,
-			note:  fmt.Sprintf("(failed %d, skipped %d, in doubt %d)", s.Failed, s.Skipped, s.InDoubt),
-			attrs: []any{"failed", s.Failed, "in_doubt", s.InDoubt},
+			done: done, total: total.get(ctx, done),
+			note:  sendNote(s, time.Now()),
+			attrs: sendAttrs(s, time.Now()),
 		}
 		if !s.WaitingUntil.IsZero() {
 			p.note = "waiting: " + s.WaitingFor
@@ -144,7 +199,17 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		}
 	}
 	a.printSummary(sum, review, f.json)
-	return err
+	switch {
+	case err != nil:
+		return err
+	case sum.Done, sum.Held: // Held: --no-wait, and all that is left waits
+		return nil
+	case sum.Paused:
+		return errStopped
+	case ctx.Err() != nil:
+		return errInterrupted
+	}
+	return nil
 }
 
 // engineConfig is the engine's configuration from the flags.
@@ -197,22 +262,98 @@ func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 	}
 	defer a.printNeedsReview(sum.Campaign, review)
 	s := sum.Stats
+	name := sum.Campaign
 	switch {
 	case sum.AlreadyDone:
-		fmt.Fprintf(a.stdout, "campaign %q is already completed: nothing to send\n", sum.Campaign)
+		fmt.Fprintf(a.stdout, "campaign %q is already completed: nothing to send\n", name)
 		return
 	case sum.Done:
-		fmt.Fprintf(a.stdout, "campaign %q completed\n", sum.Campaign)
+		fmt.Fprintf(a.stdout, "campaign %q completed\n", name)
+	case strings.HasPrefix(sum.StatusReason, string(campaign.StatusCanceled)):
+		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; it will not be sent\n", name, campaign.Printable(sum.StatusReason))
 	case sum.Paused:
-		fmt.Fprintf(a.stdout, "campaign %q stopped: %s\n", sum.Campaign, sum.StatusReason)
+		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; 'smsblast send %s' resumes it\n", name, campaign.Printable(sum.StatusReason), name)
 	case sum.Held:
-		fmt.Fprintf(a.stdout, "campaign %q: all that is left is held; not waiting (--no-wait)\n", sum.Campaign)
+		fmt.Fprintf(a.stdout, "campaign %q: all that is left is held; not waiting (--no-wait)\n", name)
 		for _, h := range sum.Holds {
 			fmt.Fprintf(a.stdout, "  held: %s\n", h)
 		}
 	default:
-		fmt.Fprintf(a.stdout, "campaign %q interrupted: run 'smsblast send %s' to resume\n", sum.Campaign, sum.Campaign)
+		fmt.Fprintf(a.stdout, "campaign %q interrupted: run 'smsblast send %s' to resume\n", name, name)
 	}
 	fmt.Fprintf(a.stdout, "this run: %d accepted, %d failed, %d skipped (opted out), %d retried, %d in doubt (%d found, %d requeued, %d for review) in %v\n",
 		s.Accepted, s.Failed, s.Skipped, s.Retried, s.InDoubt, s.Found, s.Requeued, s.Review, sum.Elapsed.Round(time.Millisecond))
+	if s.TransportErrors > 0 {
+		fmt.Fprintf(a.stdout, "%d requests got no answer from Twilio (connection refused, reset or timed out); see the log for the kinds\n", s.TransportErrors)
+	}
+}
+
+// sendTotal is the progress display's total for a send: what this run has
+// done plus what the campaign has left, re-read every few seconds. So an
+// import during the send grows it, other senders' work shrinks it, and
+// done never passes it. Used by the progress goroutine only.
+type sendTotal struct {
+	st     *store.Store
+	id     int64
+	total  int64
+	readAt time.Time
+}
+
+// sendTotalEvery is how often the total is re-read from the database.
+const sendTotalEvery = 2 * time.Second
+
+func newSendTotal(st *store.Store, id int64) *sendTotal { return &sendTotal{st: st, id: id} }
+
+// refresh reads what is left, taking done as this run's count now; on an
+// error the last total stands.
+func (t *sendTotal) refresh(ctx context.Context, done int64) {
+	t.readAt = time.Now()
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if rem, err := t.st.Remaining(rctx, t.id); err == nil {
+		t.total = done + rem.Pending + rem.Sending
+	}
+}
+
+// get is the total to show with done.
+func (t *sendTotal) get(ctx context.Context, done int64) int64 {
+	if time.Since(t.readAt) >= sendTotalEvery {
+		t.refresh(ctx, done)
+	}
+	return max(t.total, done)
+}
+
+// unreachableAfter is how long Twilio must have failed to answer before
+// the progress line says so plainly: shorter outages are the log's.
+const unreachableAfter = time.Minute
+
+// sendNote ends send's progress line: the failures so far, and Twilio's
+// silence once it has lasted over a minute.
+func sendNote(s send.Stats, now time.Time) string {
+	note := fmt.Sprintf("(failed %d, skipped %d, in doubt %d)", s.Failed, s.Skipped, s.InDoubt)
+	if d, ok := unreachableFor(s, now); ok {
+		note += fmt.Sprintf("  Twilio unreachable for %s: %s", d, campaign.Printable(s.LastTransportError))
+	}
+	return note
+}
+
+// sendAttrs end send's progress log line.
+func sendAttrs(s send.Stats, now time.Time) []any {
+	attrs := []any{"failed", s.Failed, "in_doubt", s.InDoubt}
+	if s.TransportErrors > 0 {
+		attrs = append(attrs, "transport_errors", s.TransportErrors)
+	}
+	if d, ok := unreachableFor(s, now); ok {
+		attrs = append(attrs, "twilio_unreachable_for", d.String(), "twilio_error", s.LastTransportError)
+	}
+	return attrs
+}
+
+// unreachableFor is how long Twilio has not answered, if over unreachableAfter.
+func unreachableFor(s send.Stats, now time.Time) (time.Duration, bool) {
+	if s.UnreachableSince.IsZero() {
+		return 0, false
+	}
+	d := now.Sub(s.UnreachableSince).Round(time.Second)
+	return d, d > unreachableAfter
 }

@@ -140,7 +140,7 @@ func TestSendUsageCLI(t *testing.T) {
 		want string
 	}{
 		{[]string{"send"}, env, 2, "usage: smsblast send CAMPAIGN"},
-		{[]string{"send", "x", "--rate", "-1"}, env, 2, "--rate must be positive"},
+		{[]string{"send", "x", "--rate", "-1"}, env, 2, "--rate: -1 is not a rate"},
 		{[]string{"send", "x", "--rat", "5"}, env, 2, "did you mean --rate"},
 		{[]string{"send", "x", "--request-timeout", "29s"}, env, 2, "--request-timeout"},
 		{[]string{"send", "x"}, env, 1, "TWILIO_ACCOUNT_SID"},
@@ -237,7 +237,7 @@ func TestSendMetrics(t *testing.T) {
 		}
 	}
 	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("send exited %d after an interrupt", code)
+	if code := <-done; code != 130 {
+		t.Errorf("send exited %d after an interrupt; want 130", code)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsblast/smsblast/campaign"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -64,17 +65,23 @@ func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	publicURL := fs.String("public-url", "", "the URL Twilio calls, scheme://host[:port][/prefix], for signatures (default: from the Host header)")
 	statsTTL := fs.Duration("metrics-cache", 10*time.Second, "how long /metrics reuses its database reads")
 	queueCheck := fs.Duration("queue-check", 10*time.Second, "how often to measure each registered sender's queue delay from the callbacks (the queue-delay guard)")
+	fs.validate = func([]string) error {
+		if err := addrFlag("addr", *addr); err != nil {
+			return err
+		}
+		if *publicURL != "" {
+			u, err := url.Parse(*publicURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+				return usagef("--public-url: %s is not an http(s) URL of the form https://host[:port][/prefix]", campaign.QuoteShort(*publicURL, 60))
+			}
+		}
+		if err := durationIn("queue-check", *queueCheck, time.Second, time.Hour); err != nil {
+			return err
+		}
+		return durationIn("metrics-cache", *statsTTL, 0, time.Hour)
+	}
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
-	}
-	if *queueCheck < time.Second {
-		return usagef("--queue-check must be at least 1s, not %v", *queueCheck)
-	}
-	if *publicURL != "" {
-		u, err := url.Parse(*publicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return usagef("--public-url: %q is not an http(s) URL of the form https://host[:port][/prefix]", *publicURL)
-		}
 	}
 	token := strings.TrimSpace(a.getenv("TWILIO_AUTH_TOKEN"))
 	if token == "" {

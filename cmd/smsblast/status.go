@@ -69,6 +69,12 @@ type senderStatus struct {
 func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
 	asJSON := fs.Bool("json", false, "print JSON")
+	fs.validate = func(pos []string) error {
+		if len(pos) == 1 {
+			return campaignArg(pos[0])
+		}
+		return nil
+	}
 	pos, err := a.parse(fs, args, 0, 1)
 	if err != nil {
 		return err
@@ -148,11 +154,11 @@ func (a *app) printProgress(p *campaign.Progress) {
 	state := string(c.Status)
 	switch {
 	case c.StatusReason != "":
-		state += " (" + c.StatusReason + ")"
+		state += " (" + campaign.Printable(c.StatusReason) + ")"
 	case c.Status == campaign.StatusRunning && p.LiveWorkers == 0:
-		state += fmt.Sprintf(" (no sender is running: 'smsblast send %s' resumes it)", c.Name)
+		state += fmt.Sprintf(" (no sender is running: 'smsblast send %s' resumes it)", campaign.Printable(c.Name))
 	}
-	fmt.Fprintf(a.stdout, "campaign %s: %s\n", c.Name, state)
+	fmt.Fprintf(a.stdout, "campaign %s: %s\n", campaign.Printable(c.Name), state)
 	rate := "its senders' rate"
 	if c.Rate > 0 {
 		rate = fmt.Sprintf("rate %g/s", c.Rate)
@@ -196,7 +202,7 @@ func (a *app) printProgress(p *campaign.Progress) {
 		fmt.Fprintln(a.stdout, "top errors:")
 		tw = tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		for _, e := range p.TopErrors {
-			fmt.Fprintf(tw, "  %d\t%d\t%s\n", e.Code, e.Count, e.Description)
+			fmt.Fprintf(tw, "  %d\t%d\t%s\n", e.Code, e.Count, campaign.Printable(e.Description))
 		}
 		tw.Flush()
 	}
