@@ -13,8 +13,13 @@ import (
 
 // ParseStatusCallback reads a status callback's form parameters.
 // MessageSid (or its older name SmsSid) and MessageStatus (or SmsStatus) are
-// required; ErrorCode, when present, must be a number.
+// required; ErrorCode, when present, must be a number. A parameter it reads
+// that appears more than once is refused (see once).
 func ParseStatusCallback(form url.Values) (*campaign.StatusEvent, error) {
+	if err := once(form, "MessageSid", "SmsSid", "MessageStatus", "SmsStatus", "ErrorCode", "ErrorMessage",
+		"To", "From", "AccountSid", "RawDlrDoneDate"); err != nil {
+		return nil, fmt.Errorf("parse status callback: %w", err)
+	}
 	sid := first(form, "MessageSid", "SmsSid")
 	if sid == "" {
 		return nil, fmt.Errorf("parse status callback: MessageSid is missing: %w", ErrBadCallback)
@@ -61,6 +66,20 @@ func ParseStatusCallback(form url.Values) (*campaign.StatusEvent, error) {
 		}
 	}
 	return ev, nil
+}
+
+// once refuses a request in which one of the parameters smsblast reads
+// appears more than once. Twilio sends each once; and since its signature
+// covers a repeated parameter's values in sorted order, not in the order
+// sent, whoever replays a signed request could reorder them unnoticed and
+// choose which one a reader of the first value sees.
+func once(form url.Values, names ...string) error {
+	for _, n := range names {
+		if len(form[n]) > 1 {
+			return fmt.Errorf("%s appears %d times: %w", n, len(form[n]), ErrBadCallback)
+		}
+	}
+	return nil
 }
 
 // first returns the first non-empty value among the names.

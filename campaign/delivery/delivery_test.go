@@ -184,3 +184,60 @@ func FuzzParseKeyword(f *testing.F) {
 		}
 	})
 }
+
+// A parameter that appears twice is refused: Twilio's signature covers a
+// repeated parameter's values sorted, so their order in the request is
+// anybody's, and with it which one a reader of the first value would see.
+func TestDuplicatedParametersRefused(t *testing.T) {
+	t.Parallel()
+	const sid = "SM0123456789abcdef0123456789abcdef"
+	for _, body := range []string{
+		"MessageSid=" + sid + "&MessageStatus=delivered&MessageStatus=failed",
+		"MessageSid=" + sid + "&MessageSid=" + sid + "&MessageStatus=delivered",
+		"MessageSid=" + sid + "&MessageStatus=undelivered&ErrorCode=30003&ErrorCode=30005",
+	} {
+		form, _ := url.ParseQuery(body)
+		if _, err := delivery.ParseStatusCallback(form); !errors.Is(err, delivery.ErrBadCallback) || !strings.Contains(err.Error(), "appears 2 times") {
+			t.Errorf("ParseStatusCallback(%s) = %v; want ErrBadCallback", body, err)
+		}
+	}
+	for _, body := range []string{"From=%2B14155550100&From=%2B14155550101&Body=STOP", "From=%2B14155550100&Body=STOP&Body=START"} {
+		form, _ := url.ParseQuery(body)
+		if _, err := delivery.ParseInbound(form); !errors.Is(err, delivery.ErrBadCallback) {
+			t.Errorf("ParseInbound(%s) = %v; want ErrBadCallback", body, err)
+		}
+	}
+}
+
+// FuzzParseInbound feeds arbitrary form bodies to the inbound parser: it
+// never panics, and what it accepts has one sender and the keyword of its body.
+func FuzzParseInbound(f *testing.F) {
+	for _, s := range []string{
+		"MessageSid=SM0123456789abcdef0123456789abcdef&From=%2B14155550100&To=%2B15005550006&Body=STOP",
+		"From=%2B14155550100&Body=",
+		"From=whatsapp%3A%2B14155550100&Body=start",
+		"From=%2B1&From=%2B2&Body=STOP",
+		"Body=STOP",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		m, err := delivery.ParseInbound(form)
+		if err != nil {
+			if !errors.Is(err, delivery.ErrBadCallback) {
+				t.Fatalf("error %v is not ErrBadCallback", err)
+			}
+			return
+		}
+		if m.From == "" || len(form["From"]) != 1 || len(form["Body"]) > 1 {
+			t.Fatalf("accepted %+v from %v", m, form)
+		}
+		if m.Keyword != delivery.ParseKeyword(form.Get("Body")) {
+			t.Fatalf("keyword %v for body %q", m.Keyword, form.Get("Body"))
+		}
+	})
+}

@@ -73,8 +73,12 @@ type InboundMessage struct {
 }
 
 // ParseInbound reads an inbound message webhook's form parameters. From is
-// required; Body may be empty (a picture message).
+// required; Body may be empty (a picture message). A parameter it reads that
+// appears more than once is refused, as in ParseStatusCallback.
 func ParseInbound(form url.Values) (*InboundMessage, error) {
+	if err := once(form, "MessageSid", "SmsSid", "From", "To", "Body"); err != nil {
+		return nil, fmt.Errorf("parse inbound message: %w", err)
+	}
 	m := &InboundMessage{
 		MessageSID: first(form, "MessageSid", "SmsSid"),
 		From:       strings.TrimSpace(form.Get("From")),
