@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 )
@@ -190,12 +191,32 @@ func (a *app) exitCode(ctx context.Context, err error) int {
 		return a.signalStatus()
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// Cut short by the signal: say what it interrupted.
-		fmt.Fprintf(a.stderr, "smsblast: interrupted: %v\n", err)
+		fmt.Fprintf(a.stderr, "smsblast: interrupted: %s\n", oneLine(err))
 		return a.signalStatus()
 	default:
-		fmt.Fprintf(a.stderr, "smsblast: %v\n", err)
+		fmt.Fprintf(a.stderr, "smsblast: %s\n", oneLine(err))
 		return exitFailure
 	}
+}
+
+// oneLine is err's message on one line: some libraries' errors span
+// several (a connection tried on each address), and an error is one line.
+func oneLine(err error) string {
+	var b strings.Builder
+	for line := range strings.Lines(err.Error()) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+			continue
+		case b.Len() == 0:
+		case strings.HasSuffix(b.String(), ":"):
+			b.WriteByte(' ')
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // signalStatus is 128 + the number of the signal that stopped the command.
