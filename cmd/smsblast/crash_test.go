@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,16 +26,32 @@ import (
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
 
-// buildBinary compiles smsblast into a temporary directory.
+// buildBinary compiles smsblast once per test binary, into a directory
+// TestMain removes, and returns its path.
 func buildBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "smsblast")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	bin, err := builtBinary()
 	if err != nil {
-		t.Fatalf("build smsblast: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }
+
+var (
+	builtDir    string
+	builtBinary = sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "smsblast-test-bin-")
+		if err != nil {
+			return "", err
+		}
+		builtDir = dir
+		bin := filepath.Join(dir, "smsblast")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build smsblast: %v\n%s", err, out)
+		}
+		return bin, nil
+	})
+)
 
 // blackBox is a built binary with its environment: a database and a
 // simulator reachable over loopback.

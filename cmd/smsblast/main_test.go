@@ -8,5 +8,12 @@ import (
 )
 
 // TestMain gives the package's tests one PostgreSQL server (see pgtest) and
-// removes it afterwards. It is the only TestMain of this test binary.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// removes it afterwards, with the binary buildBinary built once for all the
+// tests that run it. It is the only TestMain of this test binary.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsblast/smsblast/campaign/send"
+	"github.com/smsblast/smsblast/store"
+	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
 
 // TestProgressMeter checks the one progress display of import and send: the
@@ -65,5 +72,65 @@ func TestProgressMeter(t *testing.T) {
 	m.observe(t0.Add(1500*time.Millisecond), 50, time.Second)
 	if m.rate != 0 {
 		t.Errorf("rate %v after a sample within the gap, want 0", m.rate)
+	}
+}
+
+// send's progress line says when Twilio has not answered for over a
+// minute, and why; shorter silences are the log's alone.
+func TestSendProgressNote(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	s := send.Stats{Failed: 1, InDoubt: 2, TransportErrors: 40, LastTransportError: "connection refused"}
+	if got, want := sendNote(s, now), "(failed 1, skipped 0, in doubt 2)"; got != want {
+		t.Errorf("answering: %q; want %q", got, want)
+	}
+	s.UnreachableSince = now.Add(-30 * time.Second)
+	if got := sendNote(s, now); strings.Contains(got, "unreachable") {
+		t.Errorf("30 s of silence: %q; want nothing said yet", got)
+	}
+	s.UnreachableSince = now.Add(-72 * time.Second)
+	if got, want := sendNote(s, now), "(failed 1, skipped 0, in doubt 2)  Twilio unreachable for 1m12s: connection refused"; got != want {
+		t.Errorf("72 s of silence: %q; want %q", got, want)
+	}
+	if got := fmt.Sprint(sendAttrs(s, now)); !strings.Contains(got, "transport_errors 40 twilio_unreachable_for 1m12s twilio_error connection refused") {
+		t.Errorf("log attrs: %s", got)
+	}
+}
+
+// The total of send's progress follows the campaign: recipients imported
+// during the send raise it, so done never passes it.
+func TestSendTotalFollowsImports(t *testing.T) {
+	t.Parallel()
+	env, _ := cliWorld(t, twiliosim.Options{})
+	importCLI(t, env, "grow")
+	st, err := store.Open(context.Background(), env["DATABASE_URL"], store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	c, err := st.CampaignByName(ctx, "grow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := newSendTotal(st, c.ID)
+	total.refresh(ctx, 0)
+	if got := total.get(ctx, 0); got != 4 {
+		t.Fatalf("total %d; want the 4 pending", got)
+	}
+	// Three done, then an import adds two: the total is read again.
+	path := t.TempDir() + "/more.csv"
+	if err := os.WriteFile(path, []byte("phone,name\n+14155550190,Ed\n+14155550191,Flo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runApp(t, env, "import", "grow", path); code != 0 {
+		t.Fatal(errOut)
+	}
+	if got := total.get(ctx, 5); got != 5 {
+		t.Errorf("between reads, done 5: total %d; want done, never less", got)
+	}
+	total.readAt = time.Time{} // as after sendTotalEvery
+	if got := total.get(ctx, 3); got != 9 {
+		t.Errorf("after the import: total %d; want 3 done + 6 pending", got)
 	}
 }
