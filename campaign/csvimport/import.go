@@ -204,7 +204,7 @@ func (req *Request) check() (*phone.Normalizer, error) {
 	if err := req.Settings.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkSender(norm, req.Settings.From); err != nil {
+	if err := checkSender(req.Settings.From); err != nil {
 		return nil, err
 	}
 	return norm, nil
@@ -231,16 +231,9 @@ func (im *Importer) campaignFor(ctx context.Context, req Request) (*campaign.Cam
 // checkSender refuses a From number of the right form that is no number at
 // all (+999999999999999) or not in canonical E.164: Twilio would refuse
 // every message with it. Each number of a pool is checked.
-func checkSender(norm *phone.Normalizer, from []string) error {
-	for _, n := range from {
-		e164, _, err := norm.Normalize(n)
-		if err != nil {
-			return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting, Problem: err.Error()}
-		}
-		if e164 != n {
-			return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting,
-				Problem: fmt.Sprintf("%q is written %s in E.164", n, e164)}
-		}
+func checkSender(from []string) error {
+	if err := phone.CheckSenders(from); err != nil {
+		return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting, Problem: err.Error()}
 	}
 	return nil
 }
