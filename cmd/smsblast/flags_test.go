@@ -15,6 +15,7 @@ import (
 var commandArgs = map[string][]string{
 	"demo": nil, "import": {"spring", "list.csv"}, "send": {"spring"}, "status": {"spring"},
 	"pause": {"spring"}, "cancel": {"spring"}, "retry": {"spring"}, "report": {"spring"},
+	"set": {"spring", "--geomatch"}, "resolve": {"spring"}, "senders": {"set", "+14155550100"},
 	"serve": nil, "db": {"url"}, "sim": nil, "version": nil,
 }
 
@@ -45,6 +46,7 @@ var goodExceptions = map[string]string{
 	"deliver-after=0s":        "delivered at once",
 	"list-lag=0s":             "a list without lag",
 	"metrics-cache=0s":        "read the database on every scrape",
+	"daily-cap=0":             "0 means no daily cap",
 }
 
 // fractionFlags take a probability: a tiny one is a fraction all the same.
@@ -196,6 +198,15 @@ func TestFlagBadStrings(t *testing.T) {
 		{[]string{"db", "drop"}, "db: unknown subcommand"},
 		{[]string{"db", "sql", "  "}, "the SQL is empty"},
 		{[]string{"send", "c", "--log-level", "loud"}, "--log-level"},
+		{[]string{"set", "c"}, "give at least one setting"},
+		{[]string{"set", "c", "--from", "+999999999999999"}, "--from: phone \"+999999999999999\" has no known country code"},
+		{[]string{"set", "c", "--validity", "1500ms"}, "--validity"},
+		{[]string{"senders", "set", "+14155550100", "--cap-reset-tz", "Mars/Olympus"}, "--cap-reset-tz"},
+		{[]string{"senders", "set", "+14155550100", "--kind", "pigeon"}, "--kind"},
+		{[]string{"senders", "rm", "+14155550100", "--mps", "5"}, "--mps is for"},
+		{[]string{"senders", "set", "hello"}, "neither an E.164 number"},
+		{[]string{"resolve", "c", "--sent", "--not-sent", "--all"}, "choose one"},
+		{[]string{"resolve", "c", "--sent", "415-555-01xx"}, "PHONE"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := checkApp(t, tt.args...)

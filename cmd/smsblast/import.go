@@ -44,6 +44,9 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var req csvimport.Request
 	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
 		// Only flags given on the command line are settings: on a later
 		// import they must match the campaign, and absent ones leave it alone.
 		s, err := sf.settings(fs)
@@ -59,7 +62,10 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 			Campaign: pos[0], Settings: s, PhoneColumn: *phoneCol, DefaultRegion: *region,
 			Source: filepath.Base(pos[1]),
 		}
-		if err := req.Validate(); err != nil {
+		if err := sf.validate(req.Settings); err != nil {
+			return err
+		}
+		if err := req.Validate(); err != nil { // the name, the region
 			if u := settingUsage(err); u != nil {
 				return u
 			}
@@ -78,9 +84,8 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if sf.readIn != "" {
 		fmt.Fprintf(a.stderr, "smsblast: times read in %s, this machine's zone (give --tz to change)\n", sf.readIn)
 	}
-	if s := req.Settings; s.Concurrency != nil && *s.Concurrency > campaign.AccountConcurrency {
-		a.log.Warn(fmt.Sprintf("--concurrency %d is more than the %d requests in flight Twilio allows an account (unless Twilio raised it); expect 429s",
-			*s.Concurrency, campaign.AccountConcurrency))
+	if s := req.Settings; s.Concurrency != nil {
+		a.warnConcurrency(*s.Concurrency)
 	}
 
 	var size int64 // of the file, for the progress display; 0 if unknown

@@ -47,31 +47,42 @@ func runResolve(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	notSent := fs.Bool("not-sent", false, "they were not: put these recipients back to pending for the next send")
 	all := fs.Bool("all", false, "decide for every recipient in review instead of naming phones")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var phones []string
+	fs.validate = func(pos []string) error {
+		name := pos[0]
+		if err := campaignArg(name); err != nil {
+			return err
+		}
+		phones = pos[1:]
+		decide := *sent || *notSent
+		switch {
+		case *sent && *notSent:
+			return usagef("--sent and --not-sent: choose one")
+		case !decide && (*all || len(phones) > 0):
+			return usagef("--sent or --not-sent: say what to record for the recipients named (or run 'smsblast resolve %s' to list them)", name)
+		case decide && *all && len(phones) > 0:
+			return usagef("--all: either name phones or use --all, not both")
+		case decide && !*all && len(phones) == 0:
+			flagName := "--sent"
+			if *notSent {
+				flagName = "--not-sent"
+			}
+			return usagef("%s: name the recipients (PHONE…) or use --all", flagName)
+		}
+		for i, p := range phones {
+			var err error
+			if phones[i], err = resolvePhone(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	pos, err := a.parse(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
-	name, phones := pos[0], pos[1:]
+	name := pos[0]
 	decide := *sent || *notSent
-	switch {
-	case *sent && *notSent:
-		return usagef("--sent and --not-sent: choose one")
-	case !decide && (*all || len(phones) > 0):
-		return usagef("--sent or --not-sent: say what to record for the recipients named (or run 'smsblast resolve %s' to list them)", name)
-	case decide && *all && len(phones) > 0:
-		return usagef("--all: either name phones or use --all, not both")
-	case decide && !*all && len(phones) == 0:
-		flagName := "--sent"
-		if *notSent {
-			flagName = "--not-sent"
-		}
-		return usagef("%s: name the recipients (PHONE…) or use --all", flagName)
-	}
-	for i, p := range phones {
-		if phones[i], err = resolvePhone(p); err != nil {
-			return err
-		}
-	}
 	st, err := a.openStore(ctx, fs)
 	if err != nil {
 		return err

@@ -142,10 +142,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	if f.concurrency > 0 {
 		conc = f.concurrency
 	}
-	if conc > campaign.AccountConcurrency {
-		a.log.Warn(fmt.Sprintf("concurrency %d is more than the %d requests in flight Twilio allows an account (unless Twilio raised it); expect 429s",
-			conc, campaign.AccountConcurrency))
-	}
+	a.warnConcurrency(conc)
 	twCfg.Timeout = f.requestTimeout
 	twCfg.MaxConns = conc
 	tw, err := twilio.New(twCfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/phone"
 	"github.com/smsblast/smsblast/store"
 )
 
@@ -38,50 +39,63 @@ func runSenders(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	kind := fs.String("kind", "", "set: "+kindList()+" (default: messaging-service for MG…, toll-free for +1 8XX numbers, else long-code)")
 	maxDelay := fs.Duration("max-queue-delay", campaign.DefaultMaxQueueDelay, "set: slow this sender down while Twilio queues its messages longer than this")
 	asJSON := fs.Bool("json", false, "print JSON")
+	given := map[string]bool{}
+	var sd campaign.Sender
+	fs.validate = func(pos []string) error {
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		setFlags := []string{"mps", "daily-cap", "cap-reset-tz", "kind", "max-queue-delay"}
+		sub := ""
+		if len(pos) > 0 {
+			sub = pos[0]
+		}
+		switch sub {
+		case "":
+			for _, f := range setFlags {
+				if given[f] {
+					return usagef("senders: --%s is for 'smsblast senders set SENDER'", f)
+				}
+			}
+		case "set", "rm":
+			if len(pos) != 2 {
+				return usagef("usage: smsblast senders %s SENDER (a number in E.164 or a Messaging Service SID)", sub)
+			}
+			if !campaign.IsE164(pos[1]) && !campaign.IsMessagingServiceSID(pos[1]) {
+				return usagef("senders %s: %s is neither an E.164 number like +14155550100 nor a Messaging Service SID (MG…)", sub, campaign.QuoteShort(pos[1], 40))
+			}
+			if sub == "rm" {
+				for _, f := range setFlags {
+					if given[f] {
+						return usagef("senders rm: --%s is for 'smsblast senders set'", f)
+					}
+				}
+			}
+		default:
+			msg := fmt.Sprintf("senders: unknown subcommand %s: use set or rm, or nothing to list", campaign.QuoteShort(sub, 20))
+			if s := nearest(sub, sendersSubcommands); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return usagef("%s", msg)
+		}
+		if sub == "set" {
+			var err error
+			if sd, err = senderFromFlags(pos[1], given, *mps, *dailyCap, *capZone, *kind, *maxDelay); err != nil {
+				return err
+			}
+			if campaign.IsE164(pos[1]) {
+				if err := phone.CheckSenders(pos[1:]); err != nil {
+					return usagef("senders set: %v", err)
+				}
+			}
+		}
+		return nil
+	}
 	pos, err := a.parse(fs, args, 0, 2)
 	if err != nil {
 		return err
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	setFlags := []string{"mps", "daily-cap", "cap-reset-tz", "kind", "max-queue-delay"}
 	sub := ""
 	if len(pos) > 0 {
 		sub = pos[0]
-	}
-	switch sub {
-	case "":
-		for _, f := range setFlags {
-			if given[f] {
-				return usagef("senders: --%s is for 'smsblast senders set SENDER'", f)
-			}
-		}
-	case "set", "rm":
-		if len(pos) != 2 {
-			return usagef("usage: smsblast senders %s SENDER (a number in E.164 or a Messaging Service SID)", sub)
-		}
-		if !campaign.IsE164(pos[1]) && !campaign.IsMessagingServiceSID(pos[1]) {
-			return usagef("senders %s: %q is neither an E.164 number like +14155550100 nor a Messaging Service SID (MG…)", sub, pos[1])
-		}
-		if sub == "rm" {
-			for _, f := range setFlags {
-				if given[f] {
-					return usagef("senders rm: --%s is for 'smsblast senders set'", f)
-				}
-			}
-		}
-	default:
-		msg := fmt.Sprintf("senders: unknown subcommand %q: use set or rm, or nothing to list", sub)
-		if s := nearest(sub, sendersSubcommands); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		return usagef("%s", msg)
-	}
-	var sd campaign.Sender
-	if sub == "set" {
-		if sd, err = senderFromFlags(pos[1], given, *mps, *dailyCap, *capZone, *kind, *maxDelay); err != nil {
-			return err
-		}
 	}
 	st, err := a.openStore(ctx, fs)
 	if err != nil {
@@ -116,29 +130,37 @@ func kindList() string {
 	return strings.Join(ks, ", ")
 }
 
+// maxDailyCap bounds --daily-cap: a billion segments a day is beyond any
+// carrier's cap, so more can only be a slip.
+const maxDailyCap = 1_000_000_000
+
 // senderFromFlags builds a registration from the flags given; flags not
 // given keep the registration's current values (filled in by setSender).
 func senderFromFlags(id string, given map[string]bool, mps float64, dailyCap int64, zone, kind string, maxDelay time.Duration) (campaign.Sender, error) {
 	sd := campaign.Sender{ID: id, MPS: mps, DailyCap: dailyCap, CapZone: zone, MaxQueueDelay: maxDelay, Kind: campaign.SenderKind(kind)}
-	if given["mps"] && (!(mps > 0) || math.IsInf(mps, 0) || mps > 100000) {
-		return sd, usagef("--mps must be more than 0 and at most 100000 segments per second, not %v", mps)
+	if given["mps"] {
+		if err := floatIn("mps", mps, campaign.MinRate, 100000); err != nil {
+			return sd, err
+		}
 	}
-	if given["daily-cap"] && dailyCap < 0 {
-		return sd, usagef("--daily-cap must be 0 (none) or more, not %d", dailyCap)
+	if given["daily-cap"] && (dailyCap < 0 || dailyCap > maxDailyCap) {
+		return sd, usagef("--daily-cap %d: give 0 (none) or up to %d segments", dailyCap, maxDailyCap)
 	}
 	if given["cap-reset-tz"] {
 		if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
-			return sd, usagef("--cap-reset-tz: %q is not an IANA time zone like America/Los_Angeles", zone)
+			return sd, usagef("--cap-reset-tz: %s is not an IANA time zone like America/Los_Angeles", campaign.QuoteShort(zone, 40))
 		}
 	}
 	if given["kind"] && !slices.Contains(campaign.SenderKinds(), sd.Kind) {
-		return sd, usagef("--kind: %q is not one of %s", kind, kindList())
+		return sd, usagef("--kind: %s is not one of %s", campaign.QuoteShort(kind, 20), kindList())
 	}
 	if given["kind"] && (sd.Kind == campaign.MessagingService) != campaign.IsMessagingServiceSID(id) {
 		return sd, usagef("--kind: %s is a %s, not a %s", id, guessKind(id), kind)
 	}
-	if given["max-queue-delay"] && maxDelay < time.Second {
-		return sd, usagef("--max-queue-delay must be at least 1s, not %v", maxDelay)
+	if given["max-queue-delay"] {
+		if err := durationIn("max-queue-delay", maxDelay, time.Second, 24*time.Hour); err != nil {
+			return sd, err
+		}
 	}
 	return sd, nil
 }

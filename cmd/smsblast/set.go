@@ -29,22 +29,32 @@ func runSet(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	var sf settingFlags
 	sf.register(fs, "")
 	asJSON := fs.Bool("json", false, "print the settings before and after as JSON")
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+	var s campaign.Settings
+	fs.validate = func(pos []string) error {
+		if err := campaignArg(pos[0]); err != nil {
+			return err
+		}
+		var err error
+		if s, err = sf.settings(fs); err != nil {
+			return err
+		}
+		if err := sf.validate(s); err != nil {
+			return err
+		}
+		if s.Empty() {
+			return usagef("set: give at least one setting to change (see 'smsblast set -h')")
+		}
+		return nil
 	}
-	s, err := sf.settings(fs)
+	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	if sf.readIn != "" {
 		fmt.Fprintf(a.stderr, "smsblast: times read in %s, this machine's zone (give --tz to change)\n", sf.readIn)
 	}
-	if err := s.Validate(); err != nil {
-		return settingUsage(err)
-	}
-	if s.Empty() {
-		return usagef("set: give at least one setting to change (see 'smsblast set -h')")
+	if s.Concurrency != nil {
+		a.warnConcurrency(*s.Concurrency)
 	}
 	st, err := a.openStore(ctx, fs)
 	if err != nil {

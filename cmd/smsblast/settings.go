@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/campaign/phone"
 )
 
 // settingFlags are the campaign settings a command line can give, defined
@@ -213,6 +214,28 @@ func machineZone() string {
 		}
 	}
 	return "UTC"
+}
+
+// validate checks settings given on the command line (s, from f.settings)
+// as usage errors naming the flag: their forms and that the sender
+// numbers exist.
+func (f *settingFlags) validate(s campaign.Settings) error {
+	if err := s.Validate(); err != nil {
+		return settingUsage(err)
+	}
+	if err := phone.CheckSenders(s.From); err != nil {
+		return usagef("--from: %v", err)
+	}
+	return nil
+}
+
+// warnConcurrency says when a concurrency is over what Twilio allows an
+// account: allowed (Twilio may have raised the limit), but likely a slip.
+func (a *app) warnConcurrency(n int) {
+	if n > campaign.AccountConcurrency {
+		a.log.Warn(fmt.Sprintf("concurrency %d is more than the %d requests in flight Twilio allows an account (unless Twilio raised it); expect 429s",
+			n, campaign.AccountConcurrency))
+	}
 }
 
 // senderList is --from: comma-separated numbers, or the flag repeated.
