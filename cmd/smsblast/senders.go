@@ -351,9 +351,9 @@ func campaignShares(o senderOutput) string {
 	for _, c := range o.Campaigns {
 		switch {
 		case active[c]:
-			parts = append(parts, fmt.Sprintf("%s (%g/s)", c, round2(rates[c])))
+			parts = append(parts, fmt.Sprintf("%s (%g/s)", campaign.Printable(c), round2(rates[c])))
 		default:
-			parts = append(parts, c+" (not sending)")
+			parts = append(parts, campaign.Printable(c)+" (not sending)")
 		}
 	}
 	if len(parts) == 0 {

@@ -254,6 +254,6 @@ func holdsOf(ctx context.Context, st *store.Store, c *campaign.Campaign, pending
 // person's decision and how to make it.
 func (a *app) printNeedsReview(name string, n int64) {
 	if n > 0 {
-		fmt.Fprintf(a.stdout, "%d recipients need review (Twilio's list shows a message that may be theirs, body redacted): smsblast resolve %s\n", n, name)
+		fmt.Fprintf(a.stdout, "%d recipients need review (Twilio's list shows a message that may be theirs, body redacted): smsblast resolve %s\n", n, campaign.Printable(name))
 	}
 }
