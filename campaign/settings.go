@@ -70,6 +70,12 @@ const (
 	MaxBodyTemplate = 10000
 	// MaxStatusCallback caps the status callback URL, in bytes.
 	MaxStatusCallback = 2000
+	// MaxBudgetSegments, MinBudget and MaxBudget bound the budgets, beyond
+	// which a figure can only be a slip: ten billion segments, an amount
+	// from a hundredth to a trillion of the prices' currency.
+	MaxBudgetSegments = 10_000_000_000
+	MinBudget         = 0.01
+	MaxBudget         = 1_000_000_000_000
 	// MaxPool caps the numbers of a pool.
 	MaxPool = 1000
 	// MaxValidity is Twilio's longest ValidityPeriod.
@@ -171,11 +177,12 @@ func (s *Settings) Validate() error {
 			return invalid(setting, "%q is not an IANA time zone like America/New_York", *z)
 		}
 	}
-	if s.BudgetSegments != nil && *s.BudgetSegments < 0 {
-		return invalid("budget_segments", "must be 0 (no limit) or more, not %d", *s.BudgetSegments)
+	if b := s.BudgetSegments; b != nil && (*b < 0 || *b > MaxBudgetSegments) {
+		return invalid("budget_segments", "must be 0 (no limit) or up to %d, not %d", int64(MaxBudgetSegments), *b)
 	}
-	if b := s.Budget; b != nil && (*b < 0 || *b != *b || *b > 1e12) {
-		return invalid("budget", "must be 0 (no limit) or a positive amount, not %v", *b)
+	// Written so that NaN fails too; a budget smaller than a cent is a slip.
+	if b := s.Budget; b != nil && *b != 0 && !(*b >= MinBudget && *b <= MaxBudget) {
+		return invalid("budget", "must be 0 (no limit) or an amount from %v to %v, not %v", MinBudget, float64(MaxBudget), *b)
 	}
 	for country, p := range s.Prices {
 		if (len(country) != 2 && country != "*") || p.PerSegment < 0 || p.PerSegment != p.PerSegment || len(p.Currency) != 3 {

@@ -46,6 +46,8 @@ var goodExceptions = map[string]string{
 	"deliver-after=0s":        "delivered at once",
 	"list-lag=0s":             "a list without lag",
 	"metrics-cache=0s":        "read the database on every scrape",
+	"budget=0":                "0 means no budget",
+	"budget-segments=0":       "0 means no budget",
 	"daily-cap=0":             "0 means no daily cap",
 }
 
@@ -199,6 +201,13 @@ func TestFlagBadStrings(t *testing.T) {
 		{[]string{"db", "sql", "  "}, "the SQL is empty"},
 		{[]string{"send", "c", "--log-level", "loud"}, "--log-level"},
 		{[]string{"set", "c"}, "give at least one setting"},
+		{[]string{"set", "c", "--price", "NaN"}, "--price"},
+		{[]string{"set", "c", "--price", "Inf USD"}, "--price"},
+		{[]string{"set", "c", "--budget", "NaN"}, "--budget"},
+		{[]string{"set", "c", "--frequency-cap", "0/0s"}, "--frequency-cap"},
+		{[]string{"set", "c", "--send-window", "25:00-26:00"}, "--send-window"},
+		{[]string{"set", "c", "--tz", "Mars/Olympus"}, "--tz"},
+		{[]string{"set", "c", "--start-at", "tomorrow"}, "--start-at"},
 		{[]string{"set", "c", "--from", "+999999999999999"}, "--from: phone \"+999999999999999\" has no known country code"},
 		{[]string{"set", "c", "--validity", "1500ms"}, "--validity"},
 		{[]string{"senders", "set", "+14155550100", "--cap-reset-tz", "Mars/Olympus"}, "--cap-reset-tz"},

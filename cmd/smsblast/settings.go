@@ -173,7 +173,8 @@ func parsePrice(s string) (campaign.Price, error) {
 		currency = "USD"
 	}
 	v, err := strconv.ParseFloat(amount, 64)
-	if err != nil || v < 0 || v > 100 || len(currency) != 3 {
+	// Written so that NaN fails too: every comparison with NaN is false.
+	if err != nil || !(v >= 0 && v <= 100) || len(currency) != 3 {
 		return campaign.Price{}, fmt.Errorf("%q is not a price per segment like 0.0083 or 0.0083USD", s)
 	}
 	return campaign.Price{Country: "*", PerSegment: v, Currency: currency}, nil
