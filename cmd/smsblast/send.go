@@ -201,8 +201,10 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		return err
 	case sum.Done, sum.Held: // Held: --no-wait, and all that is left waits
 		return nil
-	case sum.Paused:
+	case stoppedFromElsewhere(sum):
 		return errStopped
+	case sum.Paused: // by the campaign's own budget: where it was meant to end
+		return nil
 	case ctx.Err() != nil:
 		return errInterrupted
 	}
@@ -266,10 +268,12 @@ func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 		return
 	case sum.Done:
 		fmt.Fprintf(a.stdout, "campaign %q completed\n", name)
-	case strings.HasPrefix(sum.StatusReason, string(campaign.StatusCanceled)):
+	case stoppedFromElsewhere(sum) && strings.HasPrefix(sum.StatusReason, string(campaign.StatusCanceled)):
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; it will not be sent\n", name, campaign.Printable(sum.StatusReason))
-	case sum.Paused:
+	case stoppedFromElsewhere(sum):
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; 'smsblast send %s' resumes it\n", name, campaign.Printable(sum.StatusReason), name)
+	case sum.Paused:
+		fmt.Fprintf(a.stdout, "campaign %q stopped: %s\n", name, campaign.Printable(sum.StatusReason))
 	case sum.Held:
 		fmt.Fprintf(a.stdout, "campaign %q: all that is left is held; not waiting (--no-wait)\n", name)
 		for _, h := range sum.Holds {
@@ -283,6 +287,22 @@ func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 	if s.TransportErrors > 0 {
 		fmt.Fprintf(a.stdout, "%d requests got no answer from Twilio (connection refused, reset or timed out); see the log for the kinds\n", s.TransportErrors)
 	}
+}
+
+// stoppedFromElsewhere reports whether a pause or cancel from outside this
+// run (another shell, the dashboard) stopped it, rather than the run itself
+// (a spent budget, a campaign-level Twilio error). The engine words what it
+// learns at a heartbeat as the campaign's new status, a colon and the reason.
+func stoppedFromElsewhere(sum *send.Summary) bool {
+	if !sum.Paused {
+		return false
+	}
+	for _, st := range []campaign.Status{campaign.StatusPaused, campaign.StatusCanceled} {
+		if sum.StatusReason == string(st) || strings.HasPrefix(sum.StatusReason, string(st)+": ") {
+			return true
+		}
+	}
+	return false
 }
 
 // sendTotal is the progress display's total for a send: what this run has
