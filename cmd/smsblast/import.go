@@ -155,14 +155,14 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		}
 		return fmt.Errorf("import %s into %s: %w", campaign.Printable(path), campaign.Printable(name), err)
 	}
-	if *asJSON {
-		writeJSON(a.stdout, importJSON(res))
-		return nil
-	}
 	if req.Settings.Prices != nil {
 		if err := st.SetPrices(ctx, res.Campaign.ID, req.Settings.Prices); err != nil {
 			return err
 		}
+	}
+	if *asJSON {
+		writeJSON(a.stdout, importJSON(res))
+		return nil
 	}
 	printImport(a.stdout, res)
 	if res.Created {
