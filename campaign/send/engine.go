@@ -187,6 +187,10 @@ type Summary struct {
 	// Paused: the campaign was paused (by a user, or by Err's Twilio error).
 	Paused       bool
 	StatusReason string
+	// Elsewhere: the pause (or cancel) came from outside this run, a user
+	// or another process, rather than from the run itself (a Twilio error
+	// every recipient would hit, a budget spent); Canceled: it was a cancel.
+	Elsewhere, Canceled bool
 	// Held: with Config.NoWait, all that was left waits until later; Holds
 	// says why and until when.
 	Held    bool
@@ -261,6 +265,7 @@ func (e *Engine) Run(ctx, hard context.Context, name string) (*Summary, error) {
 	}
 	if reason := r.pausedReason(); reason != "" {
 		sum.Paused, sum.StatusReason = true, reason
+		sum.Elsewhere, sum.Canceled = r.elsewhere.Load(), r.canceled.Load()
 	}
 	return sum, runErr
 }
@@ -297,6 +302,8 @@ type run struct {
 	holdsLeft     atomic.Pointer[[]campaign.Hold] // with NoWait: why the run stopped early
 	expired       atomic.Bool                     // the stop time passed and pending rows were expired
 	budgetReached atomic.Pointer[string]          // why a claim left recipients: the budget cannot take them
+	elsewhere     atomic.Bool                     // a heartbeat found the campaign paused or canceled
+	canceled      atomic.Bool                     // ... canceled
 	waitingFor    atomic.Pointer[string]          // what the claimer waits for, in words
 	waitingUntil  atomic.Pointer[time.Time]       // this worker\'s share of the campaign\'s own rate (+Inf: none)
 	senders       atomic.Pointer[senderSnapshot]  // what the last heartbeat learned of the senders

@@ -86,7 +86,10 @@ func (r *run) beat(ctx context.Context) {
 			if b.StatusReason != "" {
 				reason += ": " + b.StatusReason
 			}
-			r.pause.CompareAndSwap(nil, &reason)
+			if r.pause.CompareAndSwap(nil, &reason) {
+				r.elsewhere.Store(true)
+				r.canceled.Store(b.Status == campaign.StatusCanceled)
+			}
 			r.e.log.Info("campaign "+string(b.Status)+": stopping", "reason", b.StatusReason)
 			r.stop(nil)
 		}

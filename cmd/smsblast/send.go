@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -201,7 +200,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 		return err
 	case sum.Done, sum.Held: // Held: --no-wait, and all that is left waits
 		return nil
-	case stoppedFromElsewhere(sum):
+	case sum.Elsewhere:
 		return errStopped
 	case sum.Paused: // by the campaign's own budget: where it was meant to end
 		return nil
@@ -268,9 +267,9 @@ func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 		return
 	case sum.Done:
 		fmt.Fprintf(a.stdout, "campaign %q completed\n", name)
-	case stoppedFromElsewhere(sum) && strings.HasPrefix(sum.StatusReason, string(campaign.StatusCanceled)):
+	case sum.Elsewhere && sum.Canceled:
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; it will not be sent\n", name, campaign.Printable(sum.StatusReason))
-	case stoppedFromElsewhere(sum):
+	case sum.Elsewhere:
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s; 'smsblast send %s' resumes it\n", name, campaign.Printable(sum.StatusReason), name)
 	case sum.Paused:
 		fmt.Fprintf(a.stdout, "campaign %q stopped: %s\n", name, campaign.Printable(sum.StatusReason))
@@ -287,22 +286,6 @@ func (a *app) printSummary(sum *send.Summary, review int64, asJSON bool) {
 	if s.TransportErrors > 0 {
 		fmt.Fprintf(a.stdout, "%d requests got no answer from Twilio (connection refused, reset or timed out); see the log for the kinds\n", s.TransportErrors)
 	}
-}
-
-// stoppedFromElsewhere reports whether a pause or cancel from outside this
-// run (another shell, the dashboard) stopped it, rather than the run itself
-// (a spent budget, a campaign-level Twilio error). The engine words what it
-// learns at a heartbeat as the campaign's new status, a colon and the reason.
-func stoppedFromElsewhere(sum *send.Summary) bool {
-	if !sum.Paused {
-		return false
-	}
-	for _, st := range []campaign.Status{campaign.StatusPaused, campaign.StatusCanceled} {
-		if sum.StatusReason == string(st) || strings.HasPrefix(sum.StatusReason, string(st)+": ") {
-			return true
-		}
-	}
-	return false
 }
 
 // sendTotal is the progress display's total for a send: what this run has
