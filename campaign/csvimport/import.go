@@ -149,6 +149,10 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := &importPlan{tmpl: tmpl, norm: norm, smart: c.SmartEncode, maxSegments: c.MaxSegments}
+	if err := p.checkStatic(); err != nil {
+		return nil, err
+	}
 
 	in, err := req.Open()
 	if err != nil {
@@ -177,7 +181,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Campaign = c
 
-	p := &importPlan{cols: cols, tmpl: tmpl, norm: norm}
+	p.cols = cols
 	err = im.load(ctx, req, c, cr, p, false, res)
 	if errors.Is(err, campaign.ErrConcurrentImport) {
 		im.log.Info("another import added the same numbers meanwhile; importing again, skipping them", "campaign", c.Name)
@@ -197,6 +201,27 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// checkStatic refuses, before any row is read, a body that reads no column
+// and cannot be sent: it fails the same way for every row.
+func (p *importPlan) checkStatic() error {
+	if len(p.tmpl.Fields()) > 0 {
+		return nil
+	}
+	body, err := p.tmpl.Render(nil)
+	if err != nil {
+		return &campaign.SettingError{Setting: "body", Problem: err.Error(), Err: campaign.ErrInvalidSetting}
+	}
+	if _, _, berr := p.measure(body); berr != nil {
+		fix := "shorten it"
+		if berr.Kind == campaign.RejectTooManySegments {
+			fix = "shorten it or raise --max-segments"
+		}
+		return &campaign.SettingError{Setting: "body", Err: campaign.ErrInvalidSetting,
+			Problem: fmt.Sprintf("reads no column, so every recipient gets the same message, and %s: %s", berr, fix)}
+	}
+	return nil
 }
 
 // openCSV reads the header and checks it against the template.

@@ -128,14 +128,14 @@ func runImport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		}
 		return fmt.Errorf("import %s into %s: %w", path, name, err)
 	}
-	if *asJSON {
-		writeJSON(a.stdout, importJSON(res))
-		return nil
-	}
 	if s.Prices != nil {
 		if err := st.SetPrices(ctx, res.Campaign.ID, s.Prices); err != nil {
 			return err
 		}
+	}
+	if *asJSON {
+		writeJSON(a.stdout, importJSON(res))
+		return nil
 	}
 	printImport(a.stdout, res)
 	if res.Created {
