@@ -82,6 +82,7 @@ func commandTable() []commandGroup {
 	return []commandGroup{
 		{"Start here", []*command{demoCommand()}},
 		{"Campaigns", []*command{importCommand(), previewCommand(), sendCommand(), statusCommand(), setCommand(), pauseCommand(), cancelCommand(), retryCommand(), resolveCommand(), reportCommand()}},
+		{"Recipients", []*command{optoutsCommand()}},
 		{"Senders", []*command{sendersCommand()}},
 		{"Delivery results", []*command{serveCommand()}},
 		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},
