@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/smsblast/smsblast/campaign"
@@ -501,28 +502,29 @@ func (pv *preview) print(w io.Writer) {
 			if cu.SmartEncodable {
 				note = "--smart-encode replaces it"
 			}
-			fmt.Fprintf(tw, "    %s\t%s\tin %s\tfirst on line %s\t%s\n", strconv.QuoteToGraphic(cu.Char), cu.Code,
+			fmt.Fprintf(tw, "    %s\t%s\tin %s\tfirst on line %s\t%s\n", quoteChar(cu.Char), cu.Code,
 				plural(int(cu.Messages), "message"), strings.Join(lines, ", "), note)
 		}
 		tw.Flush()
 	}
 	sm := pv.SmartEncode
+	saving := fmt.Sprintf("%d segments (%d → %d UCS-2 messages)", sm.SegmentsWithout-sm.SegmentsWith, sm.UCS2Without, sm.UCS2With)
 	switch {
-	case sm.On && sm.SegmentsWithout > sm.SegmentsWith:
-		fmt.Fprintf(w, "Smart encoding: on; it saves %d segments (%d → %d UCS-2 messages)\n",
-			sm.SegmentsWithout-sm.SegmentsWith, sm.UCS2Without, sm.UCS2With)
+	case sm.On && sm.UCS2Without > sm.UCS2With:
+		fmt.Fprintf(w, "Smart encoding: on; it saves %s\n", saving)
 	case sm.On:
-		fmt.Fprintln(w, "Smart encoding: on; it changes no message's segments here")
-	case sm.SegmentsWith < sm.SegmentsWithout:
-		fmt.Fprintf(w, "Smart encoding: off; --smart-encode would save %d segments (%d → %d UCS-2 messages)\n",
-			sm.SegmentsWithout-sm.SegmentsWith, sm.UCS2Without, sm.UCS2With)
+		fmt.Fprintln(w, "Smart encoding: on; it changes no message's encoding here")
+	case sm.UCS2With < sm.UCS2Without:
+		fmt.Fprintf(w, "Smart encoding: off; --smart-encode would save %s\n", saving)
 	}
 
 	sk := pv.Skips
 	fmt.Fprintln(w, "\nSend would skip:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "  opted out\t%d\t\n", sk.OptedOut)
-	fmt.Fprintf(tw, "  frequency-capped (cap %s)\t%d\t\n", sk.FrequencyCap, sk.FrequencyCapped)
+	if sk.FrequencyCap != "none" {
+		fmt.Fprintf(tw, "  frequency-capped (cap %s)\t%d\t\n", sk.FrequencyCap, sk.FrequencyCapped)
+	}
 	fmt.Fprintf(tw, "  bodies that cannot be sent\t%d\t\n", sk.Unsendable)
 	kinds := make([]string, 0, len(sk.UnsendableBy))
 	for k := range sk.UnsendableBy {
@@ -578,6 +580,16 @@ func (pv *preview) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "Budget: %s: %s\n", strings.Join(parts, ", "), verdict)
 	}
+}
+
+// quoteChar quotes a character for a terminal: spaces and invisible
+// characters (a no-break space, a tab) as escapes, the rest as they look.
+func quoteChar(c string) string {
+	r, _ := utf8.DecodeRuneInString(c)
+	if unicode.IsSpace(r) || !unicode.IsGraphic(r) {
+		return strconv.QuoteToASCII(c)
+	}
+	return strconv.Quote(c)
 }
 
 // plural is "1 segment", "3 segments".

@@ -68,7 +68,7 @@ func (f *settingFlags) register(fs *flagSet, note string) {
 	fs.StringVar(&f.window, "send-window", "", suffix("HH:MM-HH:MM when recipients may be texted, in their own local time (may wrap midnight), or any (default 08:00-21:00)"))
 	fs.StringVar(&f.windowTZ, "window-tz", "", suffix("IANA zone of the window for numbers with no zone of their own, or whose zones never share an open hour (default: --tz)"))
 	fs.Int64Var(&f.budgetSeg, "budget-segments", 0, suffix("the most segments the campaign may send, across all its processes (0: no limit)"))
-	fs.Float64Var(&f.budget, "budget", 0, suffix("the most money the campaign may spend at its prices (needs --price; 0: no limit)"))
+	fs.Float64Var(&f.budget, "budget", 0, suffix("the most money the campaign may spend at its prices (needs --price or --prices; 0: no limit)"))
 	fs.StringVar(&f.price, "price", "", suffix("price of one segment to any country, and its currency: 0.0083 or 0.0083USD (default currency USD)"))
 	fs.StringVar(&f.pricesFile, "prices", "", suffix("CSV of prices by destination country, columns country,price_per_segment,currency (country * for the rest); replaces the campaign's prices"))
 	fs.StringVar(&f.freqCap, "frequency-cap", "", suffix("COUNT/DURATION: skip recipients texted that often by any campaign within it, e.g. 1/24h or 3/7d (none: no cap)"))
