@@ -78,7 +78,11 @@ func (f FrequencyCap) String() string {
 	if f.Window%(24*time.Hour) == 0 && f.Window >= 48*time.Hour {
 		return fmt.Sprintf("%d/%dd", f.Count, f.Window/(24*time.Hour))
 	}
-	return fmt.Sprintf("%d/%v", f.Count, f.Window)
+	w := strings.TrimSuffix(f.Window.String(), "0s") // 24h0m0s: 24h
+	if strings.HasSuffix(w, "h0m") {
+		w = strings.TrimSuffix(w, "0m")
+	}
+	return fmt.Sprintf("%d/%s", f.Count, w)
 }
 
 // Spent is what a campaign has spent of its budget: segments and money of

@@ -79,8 +79,14 @@ type Campaign struct {
 	// Frequency caps how often any campaign may have texted a recipient
 	// for this one to text it (zero: no cap).
 	Frequency FrequencyCap
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// SmartEncode: typographic characters with a GSM-7 look-alike are
+	// replaced by it before a body is counted and sent.
+	SmartEncode bool
+	// MaxSegments is the most segments one body may take; an import
+	// rejects rows over it and the engine never sends them.
+	MaxSegments int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // DefaultRate is a campaign's rate, in segments per second, when neither the

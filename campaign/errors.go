@@ -20,6 +20,8 @@ var (
 	ErrPaused = errors.New("campaign is paused")
 	// ErrNotInReview: a recipient named for a decision is not waiting for one.
 	ErrNotInReview = errors.New("recipient is not in review")
+	// ErrNoRecipient: the campaign has no recipient (at that CSV line).
+	ErrNoRecipient = errors.New("no recipient")
 )
 
 // Sentinel errors of campaign settings and imports.

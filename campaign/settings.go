@@ -49,6 +49,12 @@ type Settings struct {
 	// Frequency caps how often any campaign may have texted a recipient
 	// (Count 0 removes the cap).
 	Frequency *FrequencyCap
+	// SmartEncode replaces typographic characters with GSM-7 look-alikes
+	// before counting and sending (twilio.SmartEncode).
+	SmartEncode *bool
+	// MaxSegments is the most segments one rendered body may take; more
+	// is a rejected row at import.
+	MaxSegments *int
 }
 
 // Bounds of the settings, as Validate checks them. They refuse what can
@@ -111,7 +117,8 @@ func (s *Settings) Empty() bool {
 	return s.From == nil && s.MessagingService == nil && s.Body == nil && s.StatusCallback == nil &&
 		s.Rate == nil && s.Concurrency == nil && s.MaxAttempts == nil && s.Validity == nil && s.Geomatch == nil &&
 		s.StartAt == nil && s.StopAt == nil && s.TZ == nil && s.WindowTZ == nil && s.Window == nil &&
-		s.BudgetSegments == nil && s.Budget == nil && s.Prices == nil && s.Frequency == nil
+		s.BudgetSegments == nil && s.Budget == nil && s.Prices == nil && s.Frequency == nil &&
+		s.SmartEncode == nil && s.MaxSegments == nil
 }
 
 // Validate checks each given setting's form, before anything is read or
@@ -143,9 +150,17 @@ func (s *Settings) Validate() error {
 		return invalid("body", "is %d bytes long; the limit is %d (a message is at most %d characters)", len(*s.Body), MaxBodyTemplate, MaxBodyLength)
 	}
 	if s.Body != nil {
-		if _, err := ParseTemplate(*s.Body); err != nil {
+		t, err := ParseTemplate(*s.Body)
+		if err != nil {
 			return &SettingError{Setting: "body", Problem: err.Error(), Err: ErrInvalidSetting}
 		}
+		if t.AlwaysEmpty() {
+			return invalid("body", "%q renders empty for every recipient, and Twilio refuses empty messages", *s.Body)
+		}
+	}
+	if m := s.MaxSegments; m != nil && (*m < 1 || *m > MaxMaxSegments) {
+		return invalid("max_segments", "must be from 1 to %d (a body of %d characters takes at most %d segments), not %d",
+			MaxMaxSegments, MaxBodyLength, MaxMaxSegments, *m)
 	}
 	if s.StatusCallback != nil {
 		if len(*s.StatusCallback) > MaxStatusCallback {
@@ -208,7 +223,7 @@ func (s *Settings) NewCampaign(name string) (*Campaign, error) {
 		return nil, &SettingError{Setting: "body", Err: ErrSettingRequired,
 			Problem: fmt.Sprintf("campaign %q does not exist yet; to create it give the message body", name)}
 	}
-	c := &Campaign{Name: name, Status: StatusDraft, Window: DefaultWindow}
+	c := &Campaign{Name: name, Status: StatusDraft, Window: DefaultWindow, MaxSegments: DefaultMaxSegments}
 	s.Apply(c)
 	return c, nil
 }
@@ -266,6 +281,12 @@ func (s *Settings) Apply(c *Campaign) {
 	if s.Frequency != nil {
 		c.Frequency = *s.Frequency
 	}
+	if s.SmartEncode != nil {
+		c.SmartEncode = *s.SmartEncode
+	}
+	if s.MaxSegments != nil {
+		c.MaxSegments = *s.MaxSegments
+	}
 }
 
 // Check refuses settings that differ from an existing campaign's.
@@ -311,6 +332,10 @@ func (s *Settings) Check(c *Campaign) error {
 		return conflict("budget", c.BudgetAmount, *s.Budget)
 	case s.Frequency != nil && *s.Frequency != c.Frequency:
 		return conflict("frequency_cap", c.Frequency, *s.Frequency)
+	case s.SmartEncode != nil && *s.SmartEncode != c.SmartEncode:
+		return conflict("smart_encode", c.SmartEncode, *s.SmartEncode)
+	case s.MaxSegments != nil && *s.MaxSegments != c.MaxSegments:
+		return conflict("max_segments", c.MaxSegments, *s.MaxSegments)
 	}
 	return nil
 }
@@ -348,6 +373,8 @@ func (s *Settings) Change(c *Campaign, started bool, now time.Time) error {
 		switch {
 		case s.Body != nil && *s.Body != c.BodyTemplate:
 			return refuse("body", "its body cannot change (messages in doubt are matched by it); make a new campaign")
+		case s.SmartEncode != nil && *s.SmartEncode != c.SmartEncode:
+			return refuse("smart_encode", "smart encoding changes the body sent, and messages in doubt are matched by it; make a new campaign")
 		case s.From != nil && c.From == "":
 			return refuse("from", "it sends through a Messaging Service, which cannot become numbers")
 		case s.MessagingService != nil && *s.MessagingService != c.MessagingServiceSID:

@@ -56,25 +56,21 @@ func ParseTemplate(body string) (*Template, error) {
 // Fields returns the top-level field names the template reads, sorted.
 func (t *Template) Fields() []string { return t.fields }
 
-// MaxBodyLength is the longest message body Twilio sends, in characters
-// (UTF-16 code units, as Twilio counts them): a longer one is refused with
-// error 21617.
-const MaxBodyLength = 1600
-
 // Render executes the template over one recipient's attributes. A body
-// longer than MaxBodyLength is ErrBodyTooLong: Twilio would refuse it, and
-// rendering stops as soon as it is certain, so no template makes a huge one.
+// longer than MaxBodyLength is a *BodyError of kind RejectLongBody (which
+// errors.Is ErrBodyTooLong): Twilio would refuse it, and rendering stops as
+// soon as it is certain, so no template makes a huge one.
 func (t *Template) Render(attrs map[string]string) (string, error) {
 	w := &bodyWriter{}
 	if err := t.tmpl.Execute(w, attrs); err != nil {
 		if errors.Is(err, ErrBodyTooLong) {
-			return "", fmt.Errorf("render body: %w: more than %d characters", ErrBodyTooLong, MaxBodyLength)
+			return "", &BodyError{Kind: RejectLongBody}
 		}
 		return "", fmt.Errorf("render body: %w", err)
 	}
 	body := w.b.String()
 	if n := utf16Len(body); n > MaxBodyLength {
-		return "", fmt.Errorf("render body: %w: %d characters, Twilio's limit is %d", ErrBodyTooLong, n, MaxBodyLength)
+		return "", &BodyError{Kind: RejectLongBody, Length: n}
 	}
 	return body, nil
 }

@@ -20,7 +20,7 @@ const campaignColumns = `id, name, coalesce(from_number, ''), coalesce(messaging
 	coalesce(rate, 0), concurrency, max_attempts, coalesce(validity_period, 0), created_at, updated_at,
 	coalesce(sender_pool, '{}'), geomatch, start_at, stop_at, coalesce(tz, ''), coalesce(send_window, 'any'),
 	coalesce(window_tz, ''), coalesce(budget_segments, 0), coalesce(budget_amount, 0)::float8,
-	coalesce(frequency_count, 0), coalesce(frequency_window, interval '0')`
+	coalesce(frequency_count, 0), coalesce(frequency_window, interval '0'), smart_encode, max_segments`
 
 func scanCampaign(row pgx.Row) (*campaign.Campaign, error) { return scanCampaignAnd(row) }
 
@@ -33,7 +33,8 @@ func scanCampaignAnd(row pgx.Row, more ...any) (*campaign.Campaign, error) {
 		&c.BodyTemplate, &c.StatusCallback, &c.Status, &c.StatusReason,
 		&c.Rate, &c.Concurrency, &c.MaxAttempts, &c.ValidityPeriod, &c.CreatedAt, &c.UpdatedAt,
 		&c.Pool, &c.Geomatch, &start, &stop, &c.TZ, &window, &c.WindowTZ,
-		&c.BudgetSegments, &c.BudgetAmount, &c.Frequency.Count, &c.Frequency.Window}, more...)...)
+		&c.BudgetSegments, &c.BudgetAmount, &c.Frequency.Count, &c.Frequency.Window,
+		&c.SmartEncode, &c.MaxSegments}, more...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +122,8 @@ func insertCampaign(ctx context.Context, q querier, c *campaign.Campaign, onConf
 	add("budget_amount", c.BudgetAmount, c.BudgetAmount == 0)
 	add("frequency_count", c.Frequency.Count, c.Frequency.Count == 0)
 	add("frequency_window", c.Frequency.Window, c.Frequency.Count == 0)
+	add("smart_encode", c.SmartEncode, !c.SmartEncode)
+	add("max_segments", c.MaxSegments, c.MaxSegments == 0)
 	sql := "INSERT INTO campaigns (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")" +
 		onConflict + " RETURNING " + campaignColumns
 	got, err := scanCampaign(q.QueryRow(ctx, sql, args...))
@@ -162,13 +165,14 @@ func (s *Store) ChangeCampaign(ctx context.Context, name string, change func(c *
 				start_at = $12, stop_at = $13, tz = nullif($14, ''), send_window = nullif($15, 'any'),
 				window_tz = nullif($16, ''), budget_segments = nullif($17, 0), budget_amount = nullif($18::float8, 0),
 				frequency_count = nullif($19, 0), frequency_window = CASE WHEN $19 > 0 THEN $20::interval END,
+				smart_encode = $21, max_segments = coalesce(nullif($22, 0), max_segments),
 				updated_at = now()
 			WHERE id = $1
 			RETURNING `+campaignColumns,
 			c.ID, c.From, nilIfEmpty(c.Pool), c.MessagingServiceSID, c.BodyTemplate, c.StatusCallback, c.Rate,
 			c.Concurrency, c.MaxAttempts, c.ValidityPeriod, c.Geomatch,
 			nullTime(c.StartAt), nullTime(c.StopAt), c.TZ, c.Window.String(), c.WindowTZ,
-			c.BudgetSegments, c.BudgetAmount, c.Frequency.Count, c.Frequency.Window))
+			c.BudgetSegments, c.BudgetAmount, c.Frequency.Count, c.Frequency.Window, c.SmartEncode, c.MaxSegments))
 		return err
 	})
 	if err != nil {

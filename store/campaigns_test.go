@@ -21,14 +21,15 @@ func TestCreateCampaign(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ID == 0 || c.Status != campaign.StatusDraft || c.Rate != 0 || c.Concurrency != 10 || c.MaxAttempts != 5 ||
-		c.CreatedAt.IsZero() || c.MessagingServiceSID != "" || c.ValidityPeriod != 0 {
+		c.CreatedAt.IsZero() || c.MessagingServiceSID != "" || c.ValidityPeriod != 0 || c.MaxSegments != 10 || c.SmartEncode {
 		t.Errorf("created %+v; want draft with the schema defaults", c)
 	}
 
 	// Every column round-trips.
 	full := &campaign.Campaign{Name: "full", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 		BodyTemplate: "Hi {{.name}}", StatusCallback: "https://example.com/cb", Status: campaign.StatusPaused,
-		StatusReason: "because", Rate: 2.5, Concurrency: 3, MaxAttempts: 7, ValidityPeriod: 600}
+		StatusReason: "because", Rate: 2.5, Concurrency: 3, MaxAttempts: 7, ValidityPeriod: 600,
+		SmartEncode: true, MaxSegments: 4}
 	want := *full
 	if err := st.CreateCampaign(ctx, full); err != nil {
 		t.Fatal(err)

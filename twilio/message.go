@@ -262,7 +262,7 @@ type CreateMessageParams struct {
 	Body                string
 	StatusCallback      string // URL Twilio POSTs status changes to
 	ValidityPeriod      int    // seconds (1–36000); 0 omits it (Twilio's default 36000)
-	SmartEncoded        bool   // let Twilio replace Unicode look-alikes to stay in GSM-7
+	SmartEncoded        bool   // let Twilio replace Unicode look-alikes; smsblast never sets it (see SmartEncode)
 }
 
 // CreateMessage sends a message: POST …/Messages.json, form-encoded,

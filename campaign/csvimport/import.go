@@ -134,6 +134,10 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := &importPlan{tmpl: tmpl, norm: norm, smart: c.SmartEncode, maxSegments: c.MaxSegments}
+	if err := p.checkStatic(); err != nil {
+		return nil, err
+	}
 
 	in, err := req.Open()
 	if err != nil {
@@ -146,7 +150,7 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 	}
 
 	res := &Result{Source: req.Source, Campaign: c}
-	p := &importPlan{cols: cols, tmpl: tmpl, norm: norm}
+	p.cols = cols
 	err = im.load(ctx, req, c, cr, p, false, res)
 	if errors.Is(err, campaign.ErrExists) {
 		// Another first import created the campaign while this one read
@@ -234,6 +238,31 @@ func (im *Importer) campaignFor(ctx context.Context, req Request) (*campaign.Cam
 func checkSender(from []string) error {
 	if err := phone.CheckSenders(from); err != nil {
 		return &campaign.SettingError{Setting: "from", Err: campaign.ErrInvalidSetting, Problem: err.Error()}
+	}
+	return nil
+}
+
+// checkStatic refuses, before any row is read, a body that reads no column
+// and cannot be sent: it fails the same way for every row.
+func (p *importPlan) checkStatic() error {
+	if len(p.tmpl.Fields()) > 0 {
+		return nil
+	}
+	body, err := p.tmpl.Render(nil)
+	var berr *campaign.BodyError
+	if err != nil && !errors.As(err, &berr) {
+		return &campaign.SettingError{Setting: "body", Problem: err.Error(), Err: campaign.ErrInvalidSetting}
+	}
+	if berr == nil {
+		_, _, berr = p.measure(body)
+	}
+	if berr != nil {
+		fix := "shorten it"
+		if berr.Kind == campaign.RejectTooManySegments {
+			fix = "shorten it or raise --max-segments"
+		}
+		return &campaign.SettingError{Setting: "body", Err: campaign.ErrInvalidSetting,
+			Problem: fmt.Sprintf("reads no column, so every recipient gets the same message, and %s: %s", berr, fix)}
 	}
 	return nil
 }

@@ -22,6 +22,10 @@ type importPlan struct {
 	cols *Columns
 	tmpl *campaign.Template
 	norm *phone.Normalizer
+	// smart and maxSegments are the campaign's: how a body is encoded,
+	// and the most segments it may take.
+	smart       bool
+	maxSegments int
 }
 
 // recordSpan is one CSV record inside a batch: offsets into the batch's buffers.
@@ -266,16 +270,27 @@ type rowWorker struct {
 
 func newRowWorker(p *importPlan) *rowWorker {
 	w := &rowWorker{p: p, attrs: map[string]string{}}
-	// A body that reads no column renders the same for everyone.
+	// A body that reads no column renders the same for everyone (Import
+	// refused it already if it cannot be sent).
 	if len(p.tmpl.Fields()) == 0 {
 		if body, err := p.tmpl.Render(nil); err == nil {
 			w.static = true
 			var enc twilio.Encoding
-			w.segs, enc = twilio.Segments(body)
+			w.segs, enc, _ = p.measure(body)
 			w.ucs2 = enc == twilio.UCS2
 		}
 	}
 	return w
+}
+
+// measure is what a rendered body costs as it will be sent (smart-encoded
+// when the campaign says so), and why it cannot be sent, if it cannot.
+func (p *importPlan) measure(body string) (int, twilio.Encoding, *campaign.BodyError) {
+	if p.smart {
+		body = twilio.SmartEncode(body)
+	}
+	n, enc := twilio.Segments(body)
+	return n, enc, campaign.CheckBody(body, n, p.maxSegments)
 }
 
 func (w *rowWorker) process(b *batch) {
@@ -314,12 +329,21 @@ func (w *rowWorker) process(b *batch) {
 				}
 			}
 			body, err := w.p.tmpl.Render(w.attrs)
-			if err != nil {
+			var berr *campaign.BodyError
+			switch {
+			case errors.As(err, &berr):
+				out.kind, out.reason = berr.Kind, berr.Error()
+				continue
+			case err != nil:
 				out.kind = campaign.RejectRender
 				out.reason = err.Error()
 				continue
 			}
-			n, enc := twilio.Segments(body)
+			n, enc, berr := w.p.measure(body)
+			if berr != nil {
+				out.kind, out.reason = berr.Kind, berr.Error()
+				continue
+			}
 			out.segments, out.ucs2 = n, enc == twilio.UCS2
 		}
 		out.attrs0 = len(b.json)

@@ -57,7 +57,7 @@ func (r *run) reconcile(c *campaign.Claim) campaign.Outcome {
 		c.Sender = r.camp().Sender()
 	}
 	start := time.Now()
-	body, err := r.tmpl.Render(c.Attrs)
+	body, err := r.render(c.Attrs)
 	if err != nil { // cannot have been sent: the sender renders first
 		o.Status, o.ErrorMessage = campaign.Failed, err.Error()
 		return o

@@ -28,13 +28,21 @@ func (r *run) send(h *held) {
 		r.giveBack(h)
 		return
 	}
-	body, err := r.tmpl.Render(h.Attrs)
+	body, err := r.render(h.Attrs)
 	if err != nil {
 		r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Failed,
 			ErrorMessage: err.Error(), Audit: &campaign.Audit{StartedAt: time.Now(), Result: "failed"}})
 		return
 	}
 	segments := twilio.SegmentCount(body)
+	// A body Twilio would refuse, or longer than the campaign allows, is
+	// failed here without a request: the import rejects such rows, but a
+	// later `set --body` or `--max-segments` may make one.
+	if berr := campaign.CheckBody(body, segments, r.camp().MaxSegments); berr != nil {
+		r.emit(campaign.Outcome{RecipientID: h.RecipientID, Attempt: h.Attempt, Status: campaign.Failed,
+			ErrorMessage: "not sent: " + berr.Error(), Audit: &campaign.Audit{StartedAt: time.Now(), Result: campaign.AuditFailed}})
+		return
+	}
 	release, err := r.lim.Acquire(r.soft, h.Sender, segments)
 	if err != nil { // soft stop while waiting for the rate
 		r.giveBack(h)
@@ -77,6 +85,21 @@ func (r *run) send(h *held) {
 	latency := time.Since(start)
 	cancel()
 	r.emit(r.classify(h, msg, err, segments, start, latency))
+}
+
+// render is a recipient's body as it is sent: the template over its
+// columns, smart-encoded when the campaign says so. Twilio's own
+// SmartEncoded parameter is never used: the engine must know the body (to
+// count its segments, and to find it in Twilio's list when in doubt).
+func (r *run) render(attrs map[string]string) (string, error) {
+	body, err := r.tmpl.Render(attrs)
+	if err != nil {
+		return "", err
+	}
+	if r.c.SmartEncode {
+		body = twilio.SmartEncode(body)
+	}
+	return body, nil
 }
 
 // validityFor is the ValidityPeriod of a message sent now: the campaign's,

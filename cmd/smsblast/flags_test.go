@@ -16,7 +16,7 @@ var commandArgs = map[string][]string{
 	"demo": nil, "import": {"spring", "list.csv"}, "send": {"spring"}, "status": {"spring"},
 	"pause": {"spring"}, "cancel": {"spring"}, "retry": {"spring"}, "report": {"spring"},
 	"set": {"spring", "--geomatch"}, "resolve": {"spring"}, "senders": {"set", "+14155550100"},
-	"serve": nil, "db": {"url"}, "sim": nil, "version": nil,
+	"serve": nil, "db": {"url"}, "sim": nil, "version": nil, "preview": {"spring"}, "optouts": nil,
 }
 
 // badValues are, per kind of flag, values no flag of that kind should
@@ -41,6 +41,7 @@ var goodExceptions = map[string]string{
 	"queue-seconds=1e-300":    "a queue that holds nothing: every create overflows (a fault to simulate)",
 	"queue-seconds=0x1p-1074": "a queue that holds nothing: every create overflows (a fault to simulate)",
 	"safety-window=0s":        "0 means none at all, for the simulator",
+	"rows=0":                  "preview without samples: only the totals",
 	"latency=0s":              "no added latency",
 	"jitter=0s":               "no jitter",
 	"deliver-after=0s":        "delivered at once",

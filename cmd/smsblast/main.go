@@ -91,7 +91,8 @@ type commandGroup struct {
 func commandTable() []commandGroup {
 	return []commandGroup{
 		{"Start here", []*command{demoCommand()}},
-		{"Campaigns", []*command{importCommand(), sendCommand(), statusCommand(), setCommand(), pauseCommand(), cancelCommand(), retryCommand(), resolveCommand(), reportCommand()}},
+		{"Campaigns", []*command{importCommand(), previewCommand(), sendCommand(), statusCommand(), setCommand(), pauseCommand(), cancelCommand(), retryCommand(), resolveCommand(), reportCommand()}},
+		{"Recipients", []*command{optoutsCommand()}},
 		{"Senders", []*command{sendersCommand()}},
 		{"Delivery results", []*command{serveCommand()}},
 		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},

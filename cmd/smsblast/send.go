@@ -20,6 +20,8 @@ func sendCommand() *command {
 		summary: "launch or resume a campaign; runs until nothing is left to send",
 		examples: `  smsblast send spring-sale --rate 10
   smsblast send spring-sale --rate 100 --concurrency 50   # on several machines at once: the rate is shared
+  smsblast send spring-sale --test +14155550100           # the first recipient's message, to your phone only
+  smsblast send spring-sale --test +14155550100,+14155550101 --test-line 17
   (Ctrl-C once: finish requests in flight and stop, resumable; twice: stop at once)`,
 		run: runSend,
 	}
@@ -37,6 +39,8 @@ type sendFlags struct {
 	metricsAddr    string
 	noWait         bool
 	json           bool
+	test           senderList
+	testLine       int
 }
 
 func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
@@ -51,6 +55,8 @@ func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this sender's live Prometheus metrics (in flight, rate, outcomes) at http://ADDR/metrics")
 	fs.BoolVar(&f.noWait, "no-wait", false, "when all that is left is held (a daily cap, a retry's back-off), exit 0 instead of waiting, saying until when")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fs.Var(&f.test, "test", "send only a test: the first recipient's rendered message to these numbers (+1…,+1… or the flag repeated); no recipient changes")
+	fs.IntVar(&f.testLine, "test-line", 0, "with --test, the message of the recipient on this CSV line instead of the first")
 	fs.validate = func(pos []string) error {
 		if err := campaignArg(pos[0]); err != nil {
 			return err
@@ -60,6 +66,9 @@ func runSend(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	pos, err := a.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	if len(f.test) > 0 || f.testLine != 0 {
+		return a.runTestSend(ctx, fs, pos[0], f)
 	}
 	twCfg, err := twilio.ConfigFromEnv(a.getenv)
 	if err != nil {
@@ -103,6 +112,14 @@ func (f *sendFlags) validate(fs *flag.FlagSet) error {
 	} {
 		if err != nil {
 			return err
+		}
+	}
+	if given(fs, "test-line") {
+		if f.testLine < 2 || f.testLine > 1_000_000_000 {
+			return usagef("--test-line %d: give the line of a recipient in the CSV (the header is line 1)", f.testLine)
+		}
+		if len(f.test) == 0 {
+			return usagef("--test-line: give the numbers to send the test to with --test")
 		}
 	}
 	if f.metricsAddr != "" {

@@ -170,10 +170,11 @@ func settingRows(b, a *campaign.Campaign) []settingRow {
 		}
 		return []string{sender, c.BodyTemplate, orNone(c.StatusCallback), rate, fmt.Sprint(c.Concurrency),
 			fmt.Sprint(c.MaxAttempts), validity, fmt.Sprint(c.Geomatch), showTime(c.StartAt), showTime(c.StopAt),
-			c.Window.String() + " (recipient's local time)", orNone(c.TZ), orNone(c.WindowTZ), budget, c.Frequency.String()}
+			c.Window.String() + " (recipient's local time)", orNone(c.TZ), orNone(c.WindowTZ), budget, c.Frequency.String(),
+			fmt.Sprint(c.SmartEncode), fmt.Sprint(c.MaxSegments)}
 	}
 	names := []string{"sender", "body", "status callback", "rate", "concurrency", "max attempts", "validity", "geomatch",
-		"start at", "stop at", "send window", "tz", "window tz", "budget", "frequency cap"}
+		"start at", "stop at", "send window", "tz", "window tz", "budget", "frequency cap", "smart encode", "max segments"}
 	bs, as := show(b), show(a)
 	rows := make([]settingRow, len(names))
 	for i, n := range names {

@@ -33,7 +33,10 @@ type settingFlags struct {
 	budgetSeg   int64
 	budget      float64
 	price       string
+	pricesFile  string
 	freqCap     string
+	smart       bool
+	maxSegments int
 	// readIn names the machine's zone when a time without a zone was read
 	// in it (no --tz), for the command to say so.
 	readIn string
@@ -66,9 +69,12 @@ func (f *settingFlags) register(fs *flagSet, note string) {
 	fs.StringVar(&f.window, "send-window", "", suffix("HH:MM-HH:MM when recipients may be texted, in their own local time (may wrap midnight), or any (default 08:00-21:00)"))
 	fs.StringVar(&f.windowTZ, "window-tz", "", suffix("IANA zone of the window for numbers with no zone of their own, or whose zones never share an open hour (default: --tz)"))
 	fs.Int64Var(&f.budgetSeg, "budget-segments", 0, suffix("the most segments the campaign may send, across all its processes (0: no limit)"))
-	fs.Float64Var(&f.budget, "budget", 0, suffix("the most money the campaign may spend at its prices (needs --price; 0: no limit)"))
+	fs.Float64Var(&f.budget, "budget", 0, suffix("the most money the campaign may spend at its prices (needs --price or --prices; 0: no limit)"))
 	fs.StringVar(&f.price, "price", "", suffix("price of one segment to any country, and its currency: 0.0083 or 0.0083USD (default currency USD)"))
+	fs.StringVar(&f.pricesFile, "prices", "", suffix("CSV of prices by destination country, columns country,price_per_segment,currency (country * for the rest); replaces the campaign's prices"))
 	fs.StringVar(&f.freqCap, "frequency-cap", "", suffix("COUNT/DURATION: skip recipients texted that often by any campaign within it, e.g. 1/24h or 3/7d (none: no cap)"))
+	fs.BoolVar(&f.smart, "smart-encode", false, suffix("replace curly quotes, long dashes, … and odd spaces with GSM-7 look-alikes before counting and sending (--smart-encode=false: off)"))
+	fs.IntVar(&f.maxSegments, "max-segments", 0, suffix("the most segments one message may take; longer rendered bodies are rejected rows at import (default 10)"))
 }
 
 // settings returns the settings given on the command line: only flags that
@@ -122,12 +128,28 @@ func (f *settingFlags) settings(fs *flagSet) (campaign.Settings, error) {
 		}
 		s.Frequency = &fc
 	}
+	if given["price"] && given["prices"] {
+		return s, usagef("--price and --prices: give one price for every country, or a file of prices by country, not both")
+	}
 	if given["price"] {
 		p, err := parsePrice(f.price)
 		if err != nil {
 			return s, usagef("--price: %v", err)
 		}
 		s.Prices = campaign.Prices{"*": p}
+	}
+	if given["prices"] {
+		p, err := readPricesFile(f.pricesFile)
+		if err != nil {
+			return s, usagef("--prices: %v", err)
+		}
+		s.Prices = p
+	}
+	if given["smart-encode"] {
+		s.SmartEncode = &f.smart
+	}
+	if given["max-segments"] {
+		s.MaxSegments = &f.maxSegments
 	}
 	if given["budget-segments"] {
 		s.BudgetSegments = &f.budgetSeg
