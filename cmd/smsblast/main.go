@@ -83,7 +83,7 @@ func commandTable() []commandGroup {
 		{"Start here", []*command{demoCommand()}},
 		{"Campaigns", []*command{importCommand(), sendCommand(), statusCommand(), pauseCommand(), cancelCommand(), retryCommand(), reportCommand()}},
 		{"Delivery results", []*command{serveCommand()}},
-		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},
+		{"Tools", []*command{dbCommand(), pruneCommand(), simCommand(), versionCommand()}},
 	}
 }
 

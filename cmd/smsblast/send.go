@@ -78,6 +78,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	if err != nil {
 		return err
 	}
+	defer a.keepPartitions(ctx, st)()
 	if f.rate > 0 || f.concurrency > 0 {
 		if err := st.UpdateSending(ctx, c.ID, f.rate, f.concurrency); err != nil {
 			return err
