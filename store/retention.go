@@ -40,8 +40,8 @@ type Partition struct {
 	// From and To bound the times it holds, From included, To excluded.
 	// From is zero for a partition open below (the table as it was before
 	// partitioning); both are zero for the default partition.
-	From    time.Time `json:"from"`
-	To      time.Time `json:"to"`
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
 	Default bool      `json:"default,omitempty"`
 	// Rows is the planner's estimate, or an exact count where there is no
 	// estimate yet (a table not analyzed since it was created).
