@@ -46,3 +46,12 @@ func (p *Progress) ETA() time.Duration {
 	}
 	return time.Duration(float64(p.Left()) / rate * float64(time.Second)).Round(time.Second)
 }
+
+// ZoneCount is how many pending recipients share one value of
+// recipients.time_zones (the IANA zones of the number, comma-separated; ""
+// when unknown), and their segments.
+type ZoneCount struct {
+	TimeZones  string
+	Recipients int64
+	Segments   int64
+}

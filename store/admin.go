@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -74,8 +73,12 @@ func (s *Store) Requeue(ctx context.Context, campaignID int64, codes []int) (int
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The campaign's row lock orders this against a concurrent cancel.
+		// NO KEY UPDATE, not UPDATE: a sender's Record holds its counter
+		// row (see counters.go) while its audit rows' foreign key takes KEY
+		// SHARE on this campaign row, and the requeue below needs a counter
+		// row too; FOR UPDATE would make the two wait for each other.
 		var status campaign.Status
-		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, campaignID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return campaign.ErrNotFound
 			}
@@ -114,70 +117,6 @@ func (s *Store) Requeue(ctx context.Context, campaignID int64, codes []int) (int
 	return n, nil
 }
 
-// Progress reads one campaign's progress. Counts read the campaign's rows
-// (through the unique (campaign_id, phone) index); the current rate comes
-// from the last ten seconds of the audit trail (its BRIN index on time).
-func (s *Store) Progress(ctx context.Context, c *campaign.Campaign) (*campaign.Progress, error) {
-	p := &campaign.Progress{Campaign: *c, Counts: map[campaign.RecipientStatus]int64{}}
-	rows, err := s.pool.Query(ctx, `
-		SELECT status, count(*) FROM recipients WHERE campaign_id = $1 GROUP BY status`, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("count recipients of campaign %q: %w", c.Name, err)
-	}
-	for rows.Next() {
-		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("count recipients of campaign %q: %w", c.Name, err)
-		}
-		p.Counts[campaign.RecipientStatus(st)] = n
-		p.Total += n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count recipients of campaign %q: %w", c.Name, err)
-	}
-	var first, last *time.Time
-	var sent int64
-	err = s.pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM send_attempts
-		        WHERE campaign_id = $1 AND outcome IN ('accepted', 'found')
-		          AND started_at > now() - interval '10 seconds') / 10.0,
-		       min(sent_at), max(sent_at), count(sent_at),
-		       (SELECT count(*) FROM workers w WHERE w.campaign_id = $1 AND w.stopped_at IS NULL
-		          AND w.heartbeat_at > now() - interval '10 seconds')
-		FROM recipients WHERE campaign_id = $1`, c.ID).
-		Scan(&p.CurrentRate, &first, &last, &sent, &p.LiveWorkers)
-	if err != nil {
-		return nil, fmt.Errorf("read rates of campaign %q: %w", c.Name, err)
-	}
-	if first != nil && last != nil {
-		p.FirstSentAt, p.LastSentAt = *first, *last
-		if d := last.Sub(*first).Seconds(); d > 0 && sent > 0 {
-			p.AverageRate = float64(sent) / d
-		}
-	}
-	rows, err = s.pool.Query(ctx, `
-		SELECT r.error_code, coalesce(e.description, ''), count(*)
-		FROM recipients r LEFT JOIN twilio_errors e ON e.code = r.error_code
-		WHERE r.campaign_id = $1 AND r.error_code IS NOT NULL
-		  AND r.status IN ('failed', 'undelivered', 'skipped')
-		GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 5`, c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("count errors of campaign %q: %w", c.Name, err)
-	}
-	p.TopErrors, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.ErrorCount, error) {
-		var e campaign.ErrorCount
-		err := r.Scan(&e.Code, &e.Description, &e.Count)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count errors of campaign %q: %w", c.Name, err)
-	}
-	return p, nil
-}
-
 // CampaignNames lists every campaign's name, oldest first.
 func (s *Store) CampaignNames(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name FROM campaigns ORDER BY id`)
@@ -189,27 +128,4 @@ func (s *Store) CampaignNames(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
 	return names, nil
-}
-
-// PendingByZone counts a campaign's pending recipients by their time zones
-// (recipients.time_zones; "" for none), for status to tell which wait for
-// their send window to open.
-func (s *Store) PendingByZone(ctx context.Context, campaignID int64) (map[string]int64, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT coalesce(time_zones, ''), count(*) FROM recipients
-		WHERE campaign_id = $1 AND status = 'pending' GROUP BY 1`, campaignID)
-	if err != nil {
-		return nil, fmt.Errorf("count pending recipients of campaign %d by zone: %w", campaignID, err)
-	}
-	out := map[string]int64{}
-	var zones string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&zones, &n}, func() error {
-		out[zones] = n
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count pending recipients of campaign %d by zone: %w", campaignID, err)
-	}
-	return out, nil
 }

@@ -32,29 +32,24 @@ func (s *Store) CampaignByID(ctx context.Context, id int64) (*campaign.Campaign,
 	return c, nil
 }
 
-// overviewsSQL reads every campaign with its figures in one statement: one
-// pass over recipients grouped by campaign (a sequential scan: every row is
-// needed), the last ten seconds of send_attempts through its BRIN index on
-// started_at, and the live workers through workers_campaign_idx. Each
-// figure is defined as in Progress (store/admin.go) and campaign_stats.
-// The aggregates' names are distinct from campaigns' columns, so that
-// campaignColumns needs no table prefix.
+// overviewsSQL reads every campaign with its figures in one statement:
+// its counters (a few rows per campaign, however many recipients: see
+// store/counters.go), the last ten seconds of send_attempts through its BRIN
+// index on started_at, and the live workers through workers_campaign_idx.
+// Each figure is defined as in Progress and campaign_stats. The aggregates'
+// names are distinct from campaigns' columns, so that campaignColumns needs
+// no table prefix.
 const overviewsSQL = `
 	WITH r AS (
 		SELECT campaign_id AS r_campaign,
-		       count(*) FILTER (WHERE status = 'pending')     AS n_pending,
-		       count(*) FILTER (WHERE status = 'sending')     AS n_sending,
-		       count(*) FILTER (WHERE status = 'accepted')    AS n_accepted,
-		       count(*) FILTER (WHERE status = 'sent')        AS n_sent,
-		       count(*) FILTER (WHERE status = 'delivered')   AS n_delivered,
-		       count(*) FILTER (WHERE status = 'undelivered') AS n_undelivered,
-		       count(*) FILTER (WHERE status = 'failed')      AS n_failed,
-		       count(*) FILTER (WHERE status = 'skipped')     AS n_skipped,
-		       min(sent_at) AS first_sent, max(sent_at) AS last_sent, count(sent_at) AS n_sent_at,
-		       coalesce(sum(segments) FILTER (WHERE message_sid IS NOT NULL), 0) AS segments_sent,
-		       coalesce(round(count(*) FILTER (WHERE status = 'delivered')::numeric
-		                      / nullif(count(message_sid), 0), 4), -1)::float8 AS delivery_rate
-		FROM recipients GROUP BY campaign_id
+		       sum(pending) AS n_pending, sum(sending) AS n_sending, sum(accepted) AS n_accepted,
+		       sum(sent) AS n_sent, sum(delivered) AS n_delivered, sum(undelivered) AS n_undelivered,
+		       sum(failed) AS n_failed, sum(skipped) AS n_skipped, sum(expired) AS n_expired,
+		       sum(review) AS n_review,
+		       min(first_sent_at) AS first_sent, max(last_sent_at) AS last_sent, sum(with_sent_at) AS n_sent_at,
+		       sum(with_sid_segments) AS segments_sent,
+		       coalesce(round(sum(delivered)::numeric / nullif(sum(with_sid), 0), 4), -1)::float8 AS delivery_rate
+		FROM campaign_counters GROUP BY campaign_id
 	), recent AS (
 		SELECT campaign_id AS recent_campaign, count(*) AS n_recent FROM send_attempts
 		WHERE outcome IN ('accepted', 'found') AND started_at > now() - interval '10 seconds'
@@ -67,6 +62,7 @@ const overviewsSQL = `
 	SELECT ` + campaignColumns + `,
 	       coalesce(n_pending, 0), coalesce(n_sending, 0), coalesce(n_accepted, 0), coalesce(n_sent, 0),
 	       coalesce(n_delivered, 0), coalesce(n_undelivered, 0), coalesce(n_failed, 0), coalesce(n_skipped, 0),
+	       coalesce(n_expired, 0), coalesce(n_review, 0),
 	       first_sent, last_sent, coalesce(n_sent_at, 0), coalesce(segments_sent, 0), coalesce(delivery_rate, -1),
 	       coalesce(n_recent, 0) / 10.0, coalesce(n_live, 0)
 	FROM campaigns
@@ -85,10 +81,10 @@ func (s *Store) Overviews(ctx context.Context) ([]campaign.Overview, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (campaign.Overview, error) {
 		var o campaign.Overview
-		var n [8]int64
+		var n [10]int64
 		var first, last *time.Time
 		var sent int64
-		c, err := scanCampaignAnd(row, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7],
+		c, err := scanCampaignAnd(row, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7], &n[8], &n[9],
 			&first, &last, &sent, &o.SegmentsSent, &o.DeliveryRate, &o.CurrentRate, &o.LiveWorkers)
 		if err != nil {
 			return o, err
@@ -97,7 +93,8 @@ func (s *Store) Overviews(ctx context.Context) ([]campaign.Overview, error) {
 		// As in Progress: states without recipients are absent.
 		o.Counts = make(map[campaign.RecipientStatus]int64, len(n))
 		for i, st := range []campaign.RecipientStatus{campaign.Pending, campaign.Sending, campaign.Accepted,
-			campaign.Sent, campaign.Delivered, campaign.Undelivered, campaign.Failed, campaign.Skipped} {
+			campaign.Sent, campaign.Delivered, campaign.Undelivered, campaign.Failed, campaign.Skipped,
+			campaign.Expired, campaign.Review} {
 			if n[i] > 0 {
 				o.Counts[st] = n[i]
 				o.Total += n[i]
@@ -132,13 +129,12 @@ func (s *Store) Overview(ctx context.Context, c *campaign.Campaign) (*campaign.O
 		return nil, err
 	}
 	o := &campaign.Overview{Progress: *p}
-	// The campaign's rows through its (campaign_id, phone) index, once
-	// more; the definitions are campaign_stats'.
+	// The campaign's counters (primary key (campaign_id, slot)); the
+	// definitions are campaign_stats'.
 	err = s.pool.QueryRow(ctx, `
-		SELECT coalesce(sum(segments) FILTER (WHERE message_sid IS NOT NULL), 0),
-		       coalesce(round(count(*) FILTER (WHERE status = 'delivered')::numeric
-		                      / nullif(count(message_sid), 0), 4), -1)::float8
-		FROM recipients WHERE campaign_id = $1`, c.ID).Scan(&o.SegmentsSent, &o.DeliveryRate)
+		SELECT coalesce(sum(with_sid_segments), 0)::bigint,
+		       coalesce(round(sum(delivered)::numeric / nullif(sum(with_sid), 0), 4), -1)::float8
+		FROM campaign_counters WHERE campaign_id = $1`, c.ID).Scan(&o.SegmentsSent, &o.DeliveryRate)
 	if err != nil {
 		return nil, fmt.Errorf("read segments and delivery rate of campaign %q: %w", c.Name, err)
 	}
@@ -148,16 +144,18 @@ func (s *Store) Overview(ctx context.Context, c *campaign.Campaign) (*campaign.O
 // FailureCodes counts the campaign's recipients by error code, most
 // frequent first, exactly as Progress's top errors do (so its first five
 // rows are status's top_errors), with whether the code is retryable and
-// how many `retry --codes` would requeue. It reads the campaign's rows that
-// carry a code.
+// how many `retry --codes` would requeue (the failed and undelivered ones).
+// It reads the campaign's error counters (campaign_error_counters' primary
+// key begins with campaign_id): a few rows per code, at any size.
 func (s *Store) FailureCodes(ctx context.Context, campaignID int64) ([]campaign.FailureCode, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT r.error_code, coalesce(e.description, ''), coalesce(e.retryable, false), count(*),
-		       count(*) FILTER (WHERE r.status IN ('failed', 'undelivered'))
-		FROM recipients r LEFT JOIN twilio_errors e ON e.code = r.error_code
-		WHERE r.campaign_id = $1 AND r.error_code IS NOT NULL
-		  AND r.status IN ('failed', 'undelivered', 'skipped')
-		GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1`, campaignID)
+		SELECT c.error_code, coalesce(e.description, ''), coalesce(e.retryable, false),
+		       sum(c.recipients)::bigint,
+		       coalesce(sum(c.recipients) FILTER (WHERE c.status IN ('failed', 'undelivered')), 0)::bigint
+		FROM campaign_error_counters c LEFT JOIN twilio_errors e ON e.code = c.error_code
+		WHERE c.campaign_id = $1
+		GROUP BY 1, 2, 3 HAVING sum(c.recipients) > 0
+		ORDER BY 4 DESC, 1`, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("count failures of campaign %d by code: %w", campaignID, err)
 	}

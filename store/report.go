@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -77,13 +78,17 @@ func (s *Store) Results(ctx context.Context, campaignID int64, statuses []campai
 	return nil
 }
 
-// DeliveryStats reads campaign_stats for every campaign. It counts every
-// recipient of every campaign, so callers that poll
-// it — the metrics collector — cache the answer.
+// DeliveryStats reads campaign_stats for every campaign. The view reads
+// the campaigns' counters (see counters.go), a few rows per campaign
+// whatever its size; the metrics collector still caches the answer.
 func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, error) {
+	statuses := campaign.RecipientStatuses()
+	cols := make([]string, len(statuses))
+	for i, st := range statuses {
+		cols[i] = "s." + string(st)
+	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT s.campaign_id, s.name, s.campaign_status, s.total, s.pending, s.sending, s.accepted,
-		       s.sent, s.delivered, s.undelivered, s.failed, s.skipped,
+		SELECT s.campaign_id, s.name, s.campaign_status, s.total, `+strings.Join(cols, ", ")+`,
 		       coalesce(s.delivery_rate, -1)::float8, coalesce(s.avg_rate, 0)::float8, coalesce(c.rate, 0)
 		FROM campaign_stats s JOIN campaigns c ON c.id = s.campaign_id
 		ORDER BY s.campaign_id`)
@@ -92,15 +97,20 @@ func (s *Store) DeliveryStats(ctx context.Context) ([]campaign.DeliveryStats, er
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.DeliveryStats, error) {
 		var d campaign.DeliveryStats
-		var n [8]int64
-		err := r.Scan(&d.CampaignID, &d.Name, &d.Status, &d.Total, &n[0], &n[1], &n[2], &n[3], &n[4],
-			&n[5], &n[6], &n[7], &d.DeliveryRate, &d.AverageRate, &d.Rate)
+		n := make([]int64, len(statuses))
+		dest := []any{&d.CampaignID, &d.Name, &d.Status, &d.Total}
+		for i := range n {
+			dest = append(dest, &n[i])
+		}
+		dest = append(dest, &d.DeliveryRate, &d.AverageRate, &d.Rate)
+		if err := r.Scan(dest...); err != nil {
+			return d, err
+		}
 		d.Counts = make(map[campaign.RecipientStatus]int64, len(n))
-		for i, st := range []campaign.RecipientStatus{campaign.Pending, campaign.Sending, campaign.Accepted,
-			campaign.Sent, campaign.Delivered, campaign.Undelivered, campaign.Failed, campaign.Skipped} {
+		for i, st := range statuses {
 			d.Counts[st] = n[i]
 		}
-		return d, err
+		return d, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read campaign stats: %w", err)

@@ -400,15 +400,16 @@ func (s *Store) ExpirePending(ctx context.Context, campaignID int64) (int64, err
 	return tag.RowsAffected(), nil
 }
 
-// Remaining counts what is left: pending and sending rows come from the two
-// partial indexes, so this stays cheap on a finished million-row campaign.
+// Remaining counts what is left, from the campaign's counters (a few rows,
+// however large the campaign), and reads when the next pending recipient
+// is due from the front of recipients_pending_idx.
 func (s *Store) Remaining(ctx context.Context, campaignID int64) (campaign.Remaining, error) {
 	var r campaign.Remaining
 	var next *time.Time
 	err := s.pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM recipients WHERE campaign_id = $1 AND status = 'pending'),
-		       (SELECT count(*) FROM recipients WHERE campaign_id = $1 AND status = 'sending'),
-		       (SELECT min(next_attempt_at) FROM recipients WHERE campaign_id = $1 AND status = 'pending')`,
+		SELECT coalesce(sum(pending), 0)::bigint, coalesce(sum(sending), 0)::bigint,
+		       (SELECT min(next_attempt_at) FROM recipients WHERE campaign_id = $1 AND status = 'pending')
+		FROM campaign_counters WHERE campaign_id = $1`,
 		campaignID).Scan(&r.Pending, &r.Sending, &next)
 	if err != nil {
 		return r, fmt.Errorf("count remaining recipients of campaign %d: %w", campaignID, err)

@@ -195,6 +195,17 @@ func (b *blackBox) verifyExactlyOnce(wantSent int) {
 	}
 }
 
+// verifyCounters runs `smsblast db check`: every counter that status,
+// campaign_stats and /metrics read equals a recount of the rows, however
+// many times a sender was killed in the middle of a transaction.
+func (b *blackBox) verifyCounters() {
+	b.t.Helper()
+	out := b.run("db", "check")
+	if !strings.Contains(out, "counters match a recount of the rows (campaigns: 1,") {
+		b.t.Errorf("db check: %s", out)
+	}
+}
+
 // Fast-failing settings so a test run is short: short requests, a short
 // lease, and a zero safety window (the simulator lists messages at once).
 var fastSend = []string{"--request-timeout", "1s", "--lease", "6s", "--safety-window", "0", "--heartbeat", "200ms", "--log-format", "json"}
@@ -239,6 +250,7 @@ func TestCrashResumeExactlyOnce(t *testing.T) {
 		t.Errorf("final run output:\n%s", out)
 	}
 	b.verifyExactlyOnce(n)
+	b.verifyCounters()
 }
 
 // Three senders share one campaign; one of them is killed. The survivors
@@ -278,6 +290,7 @@ func TestThreeSendersOneKilled(t *testing.T) {
 		}
 	}
 	b.verifyExactlyOnce(n)
+	b.verifyCounters()
 }
 
 // The database restarts in the middle of a send: the sender waits,
@@ -329,4 +342,5 @@ func TestPostgresRestartMidSend(t *testing.T) {
 	}
 	t.Logf("messages when the database stopped: %d, after: %d", before, len(b.sim.Messages()))
 	b.verifyExactlyOnce(n)
+	b.verifyCounters()
 }

@@ -18,34 +18,33 @@ import (
 func dbCommand() *command {
 	return &command{
 		name:    "db",
-		args:    "url | sql SQL | stop",
-		summary: "the database: print its connection string, run SQL and print a table, stop the embedded server",
+		args:    "url | sql SQL | check | stop",
+		summary: "the database: print its connection string, run SQL and print a table, check the counters, stop the embedded server",
 		examples: `  psql "$(smsblast db url)"
   smsblast db sql "SELECT name, status FROM campaigns"
   smsblast db sql --json "SELECT * FROM campaign_stats"
   echo "SELECT count(*) FROM recipients" | smsblast db sql -
+  smsblast db check      # recount every campaign from its rows; exit 1 if a counter differs
   smsblast db stop`,
 		run: runDB,
 	}
 }
 
-var dbSubcommands = []string{"url", "sql", "stop"}
+var dbSubcommands = []string{"url", "sql", "check", "stop"}
 
 func runDB(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.dbFlag()
-	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects")
+	asJSON := fs.Bool("json", false, "sql: print the rows of the last statement as a JSON array of objects; check: print the outcome as JSON")
 	fs.validate = func(pos []string) error {
 		switch sub := pos[0]; {
-		case sub == "url" && len(pos) != 1:
-			return usagef("usage: smsblast db url")
-		case sub == "stop" && len(pos) != 1:
-			return usagef("usage: smsblast db stop")
+		case (sub == "url" || sub == "stop" || sub == "check") && len(pos) != 1:
+			return usagef("usage: smsblast db %s", sub)
 		case sub == "sql" && len(pos) != 2:
 			return usagef(`usage: smsblast db sql "SELECT …" (or - to read it from standard input)`)
 		case sub == "sql" && strings.TrimSpace(pos[1]) == "":
 			return usagef("db sql: the SQL is empty")
 		case !slices.Contains(dbSubcommands, sub):
-			msg := fmt.Sprintf("db: unknown subcommand %s: use url, sql or stop", campaign.QuoteShort(sub, 20))
+			msg := fmt.Sprintf("db: unknown subcommand %s: use url, sql, check or stop", campaign.QuoteShort(sub, 20))
 			if s := nearest(sub, dbSubcommands); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
@@ -62,6 +61,8 @@ func runDB(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return a.printDatabaseURL(ctx, fs)
 	case "stop":
 		return a.stopEmbedded(ctx)
+	case "check":
+		return a.checkCounters(ctx, fs, *asJSON)
 	}
 	query := pos[1]
 	if query == "-" {
@@ -137,6 +138,47 @@ func (a *app) runSQL(ctx context.Context, fs *flagSet, query string, asJSON bool
 		return printResultJSON(a.stdout, results)
 	}
 	printResultTables(a.stdout, results)
+	return nil
+}
+
+// checkCounters recounts every campaign's recipients from the rows and
+// compares the counters that status, campaign_stats and /metrics read. A
+// difference is printed and makes the command fail (exit 1): the counters
+// are kept by triggers in the same transactions as the rows, so one means a
+// bug, or triggers disabled by hand.
+func (a *app) checkCounters(ctx context.Context, fs *flagSet, asJSON bool) error {
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.CheckCounters(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		mismatches := res.Mismatches
+		if mismatches == nil {
+			mismatches = []store.CounterMismatch{}
+		}
+		writeJSON(a.stdout, struct {
+			Campaigns  int                     `json:"campaigns"`
+			Recipients int64                   `json:"recipients"`
+			Mismatches []store.CounterMismatch `json:"mismatches"`
+		}{res.Campaigns, res.Recipients, mismatches})
+	} else if len(res.Mismatches) == 0 {
+		fmt.Fprintf(a.stdout, "counters match a recount of the rows (campaigns: %d, recipients: %d)\n", res.Campaigns, res.Recipients)
+	} else {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "campaign\tcounter\tcounters say\trows say")
+		for _, m := range res.Mismatches {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Campaign, m.Counter, m.Counted, m.Actual)
+		}
+		tw.Flush()
+	}
+	if n := len(res.Mismatches); n > 0 {
+		return fmt.Errorf("counters differ from a recount of the rows: %d differences (campaigns: %d, recipients: %d), listed above", n, res.Campaigns, res.Recipients)
+	}
 	return nil
 }
 

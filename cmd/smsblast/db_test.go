@@ -212,3 +212,55 @@ func findPsql() string {
 	}
 	return psql
 }
+
+// db check recounts the rows: silent success when the counters match, the
+// differences and exit 1 when they do not (here, after a change made with
+// the triggers disabled, as a restore without them would leave).
+func TestDBCheck(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	code, _, errOut := runApp(t, env, "db", "sql", `
+		INSERT INTO campaigns (name, from_number, body_template) VALUES ('spring', '+15005550006', 'hi');
+		INSERT INTO recipients (campaign_id, phone, status, error_code)
+		SELECT 1, '+1415555' || lpad(i::text, 4, '0'), CASE WHEN i % 2 = 0 THEN 'failed' ELSE 'pending' END,
+		       CASE WHEN i % 2 = 0 THEN 21211 END
+		FROM generate_series(1, 10) i`)
+	if code != 0 {
+		t.Fatalf("setup: %s", errOut)
+	}
+	code, out, errOut := runApp(t, env, "db", "check")
+	if code != 0 || out != "counters match a recount of the rows (campaigns: 1, recipients: 10)\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	if code, _, errOut := runApp(t, env, "db", "sql", `
+		ALTER TABLE recipients DISABLE TRIGGER USER;
+		UPDATE recipients SET status = 'pending', error_code = NULL WHERE status = 'failed';
+		ALTER TABLE recipients ENABLE TRIGGER USER`); code != 0 {
+		t.Fatalf("setup: %s", errOut)
+	}
+	code, out, errOut = runApp(t, env, "db", "check")
+	for _, line := range []string{"spring    pending ", "failed with error 21211", "pending in time zones (unknown)"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("stdout lacks %q:\n%s", line, out)
+		}
+	}
+	if code != 1 || !strings.Contains(errOut, "counters differ from a recount of the rows: 4 differences") {
+		t.Fatalf("exit %d, stderr %q; want 1 and the number of differences", code, errOut)
+	}
+
+	code, out, _ = runApp(t, env, "db", "check", "--json")
+	var res struct {
+		Campaigns  int `json:"campaigns"`
+		Mismatches []struct {
+			Campaign, Counter, Counted, Actual string
+		} `json:"mismatches"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || len(res.Mismatches) != 4 {
+		t.Fatalf("--json: exit %d, %v, %s", code, err, out)
+	}
+	if m := res.Mismatches[0]; m.Campaign != "spring" || m.Counter != "pending" || m.Counted != "5" || m.Actual != "10" {
+		t.Errorf("first mismatch %+v", m)
+	}
+}

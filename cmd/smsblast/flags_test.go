@@ -17,6 +17,7 @@ var commandArgs = map[string][]string{
 	"pause": {"spring"}, "cancel": {"spring"}, "retry": {"spring"}, "report": {"spring"},
 	"set": {"spring", "--geomatch"}, "resolve": {"spring"}, "senders": {"set", "+14155550100"},
 	"serve": nil, "db": {"url"}, "sim": nil, "version": nil, "preview": {"spring"}, "optouts": nil,
+	"prune": {"--older-than", "90d"},
 }
 
 // badValues are, per kind of flag, values no flag of that kind should

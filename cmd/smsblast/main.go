@@ -95,7 +95,7 @@ func commandTable() []commandGroup {
 		{"Recipients", []*command{optoutsCommand()}},
 		{"Senders", []*command{sendersCommand()}},
 		{"Delivery results", []*command{serveCommand()}},
-		{"Tools", []*command{dbCommand(), simCommand(), versionCommand()}},
+		{"Tools", []*command{dbCommand(), pruneCommand(), simCommand(), versionCommand()}},
 	}
 }
 

@@ -149,6 +149,7 @@ func (a *app) send(ctx context.Context, st *store.Store, twCfg twilio.Config, na
 	if c.Status == campaign.StatusCanceled { // before its settings change: it is over
 		return fmt.Errorf("send campaign %q: %w", name, campaign.ErrCanceled)
 	}
+	defer a.keepPartitions(ctx, st)()
 	if f.rate > 0 || f.concurrency > 0 {
 		if err := st.UpdateSending(ctx, c.ID, f.rate, f.concurrency); err != nil {
 			return err

@@ -98,6 +98,7 @@ func runServe(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
+	defer a.keepPartitions(ctx, st)()
 	if *publicURL == "" {
 		a.log.Warn("no --public-url: signatures are checked against the URL rebuilt from the Host header and X-Forwarded-Proto")
 	}

@@ -23,11 +23,8 @@ func statusCommand() *command {
 	}
 }
 
-// statusStates is the display order of recipient states.
-var statusStates = []campaign.RecipientStatus{
-	campaign.Pending, campaign.Sending, campaign.Accepted, campaign.Sent, campaign.Delivered,
-	campaign.Undelivered, campaign.Failed, campaign.Skipped, campaign.Review,
-}
+// statusStates is the display order of recipient states: all of them.
+var statusStates = campaign.RecipientStatuses()
 
 // statusJSON is the --json shape of one campaign's progress.
 type statusJSON struct {
