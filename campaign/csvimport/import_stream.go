@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -300,14 +301,14 @@ func (w *rowWorker) process(b *batch) {
 			continue
 		}
 		out.phone, out.key = phone, key
+		for j, k := range cols.Keys {
+			if j != cols.Phone {
+				w.attrs[k] = fields[j]
+			}
+		}
 		if w.static {
 			out.segments, out.ucs2 = w.segs, w.ucs2
 		} else {
-			for j, k := range cols.Keys {
-				if j != cols.Phone {
-					w.attrs[k] = fields[j]
-				}
-			}
 			body, err := w.p.tmpl.Render(w.attrs)
 			if err != nil {
 				out.kind = campaign.RejectRender
@@ -317,61 +318,11 @@ func (w *rowWorker) process(b *batch) {
 			n, enc := twilio.Segments(body)
 			out.segments, out.ucs2 = n, enc == twilio.UCS2
 		}
+		attrs, _ := json.Marshal(w.attrs) // a map of strings always marshals
 		out.attrs0 = len(b.json)
-		b.json = appendAttrs(b.json, cols, fields)
+		b.json = append(b.json, attrs...)
 		out.attrs1 = len(b.json)
 	}
-}
-
-// appendAttrs appends the JSON object of a record's non-phone columns.
-// Hand-written rather than encoding/json because it runs a million times per
-// import; the keys and values are valid UTF-8 without NULs (the reader
-// checked), which is all jsonb needs besides escaping.
-func appendAttrs(dst []byte, cols *Columns, fields []string) []byte {
-	dst = append(dst, '{')
-	first := true
-	for j, k := range cols.Keys {
-		if j == cols.Phone {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendJSONString(dst, k)
-		dst = append(dst, ':')
-		dst = appendJSONString(dst, fields[j])
-	}
-	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // phoneKey is an E.164 number's digits as an integer: unique, since E.164
