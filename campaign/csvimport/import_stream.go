@@ -78,7 +78,7 @@ type importStream struct {
 	wg      sync.WaitGroup
 	ordered chan *batch
 
-	seen, optedOut *phoneSet
+	seen, optedOut phoneSet
 	rejects        *rejectLog
 	res            *Result
 	progress       func(Progress)
@@ -90,7 +90,7 @@ type importStream struct {
 }
 
 func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
-	seen, optedOut *phoneSet, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
+	seen, optedOut phoneSet, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &importStream{
 		ctx: ctx, cancel: cancel,
@@ -338,74 +338,24 @@ func phoneKey(e164 string) uint64 {
 	return k
 }
 
-// phoneSet is a set of phone keys: open addressing over a power-of-two
-// table of uint64 (0 marks a free slot), at most half full. About 16 bytes
-// per number at worst, 8 at best: a million numbers in 16 MB, a third of
-// what a Go map takes.
-type phoneSet struct {
-	slots []uint64
-	n     int
-}
+// phoneSet is a set of phone keys. Zero is never stored.
+type phoneSet map[uint64]struct{}
 
-func newPhoneSet(capacity int) *phoneSet {
-	size := 16
-	for size < 2*capacity {
-		size <<= 1
-	}
-	return &phoneSet{slots: make([]uint64, size)}
-}
+func newPhoneSet(capacity int) phoneSet { return make(phoneSet, capacity) }
 
-// add inserts k and reports whether it was new. Zero is never stored.
-func (s *phoneSet) add(k uint64) bool {
+// add inserts k and reports whether it was new.
+func (s phoneSet) add(k uint64) bool {
 	if k == 0 {
 		return true
 	}
-	if 2*(s.n+1) > len(s.slots) {
-		s.grow()
+	if _, ok := s[k]; ok {
+		return false
 	}
-	mask := uint64(len(s.slots) - 1)
-	for i := mix(k) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			s.slots[i] = k
-			s.n++
-			return true
-		case k:
-			return false
-		}
-	}
+	s[k] = struct{}{}
+	return true
 }
 
-func (s *phoneSet) has(k uint64) bool {
-	mask := uint64(len(s.slots) - 1)
-	for i := mix(k) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			return false
-		case k:
-			return true
-		}
-	}
-}
-
-func (s *phoneSet) grow() {
-	old := s.slots
-	s.slots = make([]uint64, 2*len(old))
-	s.n = 0
-	for _, k := range old {
-		if k != 0 {
-			s.add(k)
-		}
-	}
-}
-
-// mix spreads phone numbers (which share long prefixes) over the table
-// (the murmur3 finaliser).
-func mix(k uint64) uint64 {
-	k ^= k >> 33
-	k *= 0xff51afd7ed558ccd
-	k ^= k >> 33
-	k *= 0xc4ceb9fe1a85ec53
-	k ^= k >> 33
-	return k
+func (s phoneSet) has(k uint64) bool {
+	_, ok := s[k]
+	return ok
 }
