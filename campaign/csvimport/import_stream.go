@@ -44,7 +44,7 @@ type verdict struct {
 
 // batch is the unit of parallel work. The reader fills recs, fields and raw;
 // one worker fills out and json and closes done; the stream consumes it in
-// file order and recycles it.
+// file order.
 type batch struct {
 	recs   []recordSpan
 	fields []string
@@ -56,15 +56,7 @@ type batch struct {
 	done   chan struct{}
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
-
-func getBatch() *batch {
-	b := batchPool.Get().(*batch)
-	b.recs, b.fields, b.raw, b.out, b.json = b.recs[:0], b.fields[:0], b.raw[:0], b.out[:0], b.json[:0]
-	b.err = nil
-	b.done = make(chan struct{})
-	return b
-}
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // importStream is the pipeline from the CSV to the store's COPY: a reader
 // goroutine cuts the file into batches, workers normalise them in parallel,
@@ -124,7 +116,7 @@ func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
 // in order, for Next.
 func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 	for {
-		b := getBatch()
+		b := newBatch()
 		eof := false
 		for len(b.recs) < size {
 			rec, err := cr.Read()
@@ -178,7 +170,6 @@ func (s *importStream) Next() bool {
 				return false
 			}
 			s.cur = nil
-			batchPool.Put(b)
 		}
 		var b *batch
 		var ok bool
