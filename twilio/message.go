@@ -109,7 +109,7 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		// Most values have no escapes: slice them instead of running a
 		// second decoder (one allocation instead of several).
 		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 {
-			*s = intern(inner)
+			*s = flexString(inner)
 			return nil
 		}
 		var v string
@@ -123,39 +123,6 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(b)
 	}
 	return nil
-}
-
-// intern returns b as a string, sharing one copy of the values most
-// messages repeat (API version, direction, unit, status) instead of
-// allocating each again for every response.
-func intern(b []byte) flexString {
-	switch string(b) { // compiled without allocating
-	case "2010-04-01":
-		return "2010-04-01"
-	case "outbound-api":
-		return "outbound-api"
-	case "USD":
-		return "USD"
-	case "queued":
-		return "queued"
-	case "accepted":
-		return "accepted"
-	case "scheduled":
-		return "scheduled"
-	case "sending":
-		return "sending"
-	case "sent":
-		return "sent"
-	case "delivered":
-		return "delivered"
-	case "undelivered":
-		return "undelivered"
-	case "failed":
-		return "failed"
-	case "":
-		return ""
-	}
-	return flexString(b)
 }
 
 // flexInt reads a JSON integer or a string holding one; null and "" read as 0.
