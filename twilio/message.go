@@ -144,12 +144,6 @@ const DateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 type rfc2822 time.Time
 
 func (t *rfc2822) UnmarshalJSON(b []byte) error {
-	if len(b) >= 2 && b[0] == '"' {
-		if v, ok := parseDate(b[1 : len(b)-1]); ok {
-			*t = rfc2822(v)
-			return nil
-		}
-	}
 	var s flexString
 	if err := s.UnmarshalJSON(b); err != nil {
 		return err
@@ -158,8 +152,12 @@ func (t *rfc2822) UnmarshalJSON(b []byte) error {
 		*t = rfc2822{}
 		return nil
 	}
+	// The instant in UTC, whatever the offset, rather than in a zone
+	// time.Parse makes up for it.
 	v, err := time.Parse(DateLayout, string(s))
-	if err != nil {
+	if err == nil {
+		v = v.UTC()
+	} else {
 		var err2 error
 		if v, err2 = time.Parse(time.RFC3339, string(s)); err2 != nil {
 			return err
@@ -167,51 +165,6 @@ func (t *rfc2822) UnmarshalJSON(b []byte) error {
 	}
 	*t = rfc2822(v)
 	return nil
-}
-
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
-// parseDate reads the exact shape Twilio sends, "Thu, 24 Aug 2023 05:01:45
-// +0000", without allocating (time.Parse would need a string, and a zone for
-// every offset). It returns the instant in UTC; anything else returns false
-// and is left to time.Parse.
-func parseDate(b []byte) (time.Time, bool) {
-	if len(b) != len(DateLayout) || b[3] != ',' || b[4] != ' ' || b[7] != ' ' || b[11] != ' ' ||
-		b[16] != ' ' || b[19] != ':' || b[22] != ':' || b[25] != ' ' || (b[26] != '+' && b[26] != '-') {
-		return time.Time{}, false
-	}
-	num := func(s []byte) int {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	month := 0
-	for i, m := range months {
-		if string(b[8:11]) == m {
-			month = i + 1
-		}
-	}
-	day, year := num(b[5:7]), num(b[12:16])
-	hh, mm, ss := num(b[17:19]), num(b[20:22]), num(b[23:25])
-	oh, om := num(b[27:29]), num(b[29:31])
-	if month == 0 || day < 1 || day > 31 || year < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
-		ss < 0 || ss > 60 || oh < 0 || om < 0 {
-		return time.Time{}, false
-	}
-	offset := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
-	if b[26] == '-' {
-		offset = -offset
-	}
-	t := time.Date(year, time.Month(month), day, hh, mm, ss, 0, time.UTC)
-	if t.Day() != day { // 31 Feb: time.Date would roll it over, time.Parse refuses it
-		return time.Time{}, false
-	}
-	return t.Add(-offset), true
 }
 
 // CreateMessageParams are the fields of a create request. Empty strings and
