@@ -14,7 +14,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -382,10 +381,6 @@ func readError(resp *http.Response, now time.Time) *Error {
 	}
 	return e
 }
-
-// bodyPool holds scratch buffers for form bodies so a send does not grow a
-// buffer from nothing.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // appendFormField appends name=value (value query-escaped) to b, preceded
 // by & unless b is empty. Names are our own constants and need no escaping.

@@ -187,8 +187,8 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 	if p == nil {
 		return nil, fmt.Errorf("create message: %w: nil params", ErrInvalidParams)
 	}
-	bp := bodyPool.Get().(*[]byte)
-	b := (*bp)[:0]
+	// Never nil, even with no fields: an empty body is still a form.
+	b := make([]byte, 0, 512)
 	if p.To != "" {
 		b = appendFormField(b, "To", p.To)
 	}
@@ -210,15 +210,8 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 	if p.SmartEncoded {
 		b = appendFormField(b, "SmartEncoded", "true")
 	}
-	// The transport may still read the body after Do returns (it closes it
-	// on its own goroutine), so it gets its own exact-size copy and the
-	// scratch buffer goes straight back to the pool.
-	body := bytes.Clone(b)
-	*bp = b
-	bodyPool.Put(bp)
-
 	var w wireMessage
-	if err := c.do(ctx, "POST", c.messagesURL, body, maxBodyBytes, &w); err != nil {
+	if err := c.do(ctx, "POST", c.messagesURL, b, maxBodyBytes, &w); err != nil {
 		return nil, fmt.Errorf("create message: %w", err)
 	}
 	if w.SID == "" {
