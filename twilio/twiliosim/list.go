@@ -274,9 +274,5 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, sid string) {
 		s.writeError(w, codeNotFound, "The requested resource "+r.URL.Path+" was not found")
 		return
 	}
-	bp := bufPool.Get().(*[]byte)
-	b := appendMessage((*bp)[:0], &m)
-	writeJSON(w, http.StatusOK, b)
-	*bp = b
-	bufPool.Put(bp)
+	writeJSON(w, http.StatusOK, appendMessage(make([]byte, 0, 2048), &m))
 }
