@@ -60,7 +60,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		s.loseResponse(w, r, m.SID)
 		return
 	}
-	writeJSON(w, http.StatusCreated, appendMessage(make([]byte, 0, 2048), &m))
+	writeJSON(w, http.StatusCreated, marshal(wire(&m)))
 }
 
 // loseResponse drops the answer to a create whose message exists.

@@ -346,5 +346,6 @@ func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 	if msg == "" {
 		msg = describe(code)
 	}
-	writeJSON(w, codeStatus(code), appendError(make([]byte, 0, 512), code, msg))
+	writeJSON(w, codeStatus(code), marshal(wireError{Code: code, Message: msg,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + strconv.Itoa(code), Status: codeStatus(code)}))
 }
