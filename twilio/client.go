@@ -14,7 +14,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -338,30 +337,16 @@ func (c *Client) do(ctx context.Context, method, target string, body []byte, lim
 	return nil
 }
 
-// readPool holds response buffers. Reading the body into a pooled buffer and
-// decoding it with json.Unmarshal costs a handful of allocations fewer per
-// request than a json.Decoder, which grows a fresh buffer every time; the
-// decoded strings are copies, so the buffer can be reused at once.
-var readPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledRead keeps the buffers of huge list pages out of the pool.
-const maxPooledRead = 64 << 10
-
+// decodeBody reads the whole body, up to limit, and decodes it into out.
 func decodeBody(r io.Reader, limit int64, out any) error {
-	buf := readPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledRead {
-			readPool.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
 		return err
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(b)) > limit {
 		return fmt.Errorf("body larger than %d bytes", limit)
 	}
-	return json.Unmarshal(buf.Bytes(), out)
+	return json.Unmarshal(b, out)
 }
 
 // unwrapURLError drops net/http's *url.Error layer, whose message repeats
@@ -396,10 +381,6 @@ func readError(resp *http.Response, now time.Time) *Error {
 	}
 	return e
 }
-
-// bodyPool holds scratch buffers for form bodies so a send does not grow a
-// buffer from nothing.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // appendFormField appends name=value (value query-escaped) to b, preceded
 // by & unless b is empty. Names are our own constants and need no escaping.

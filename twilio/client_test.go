@@ -720,38 +720,6 @@ func assertTransport(t *testing.T, err error, written bool, want Class) *Transpo
 	return te
 }
 
-func TestParseDateMatchesTimeParse(t *testing.T) {
-	t.Parallel()
-	for _, s := range []string{
-		"Thu, 24 Aug 2023 05:01:45 +0000",
-		"Fri, 25 Aug 2023 10:00:00 -0500",
-		"Mon, 01 Jan 2024 00:00:00 +0530",
-		"Sun, 31 Dec 2023 23:59:59 -1200",
-		"Thu, 29 Feb 2024 12:00:00 +0000",
-		"Fri, 31 Feb 2023 12:00:00 +0000", // no such day
-		"Thu, 24 Foo 2023 05:01:45 +0000",
-		"Thu, 24 Aug 2023 25:01:45 +0000",
-		"Thu, 24 Aug 2023 05:01:45 Z0000",
-		"Thu, 24 Aug 2023 05:01:45 +0000 ",
-		"2023-08-24T05:01:45Z",
-	} {
-		want, wantErr := time.Parse(DateLayout, s)
-		got, ok := parseDate([]byte(s))
-		if ok && (wantErr != nil || !got.Equal(want)) {
-			t.Errorf("parseDate(%q) = %v, time.Parse = %v, %v", s, got, want, wantErr)
-		}
-		if !ok && wantErr == nil && len(s) == len(DateLayout) {
-			t.Errorf("parseDate(%q) refused what time.Parse reads as %v", s, want)
-		}
-		// Through the JSON path either way the result must agree with time.Parse.
-		var r rfc2822
-		err := r.UnmarshalJSON([]byte(`"` + s + `"`))
-		if wantErr == nil && (err != nil || !time.Time(r).Equal(want)) {
-			t.Errorf("rfc2822(%q) = %v, %v; want %v", s, time.Time(r), err, want)
-		}
-	}
-}
-
 func TestListMessagesRefusesALoop(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32

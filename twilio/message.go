@@ -106,12 +106,6 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
-		// Most values have no escapes: slice them instead of running a
-		// second decoder (one allocation instead of several).
-		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 {
-			*s = intern(inner)
-			return nil
-		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -123,39 +117,6 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(b)
 	}
 	return nil
-}
-
-// intern returns b as a string, sharing one copy of the values most
-// messages repeat (API version, direction, unit, status) instead of
-// allocating each again for every response.
-func intern(b []byte) flexString {
-	switch string(b) { // compiled without allocating
-	case "2010-04-01":
-		return "2010-04-01"
-	case "outbound-api":
-		return "outbound-api"
-	case "USD":
-		return "USD"
-	case "queued":
-		return "queued"
-	case "accepted":
-		return "accepted"
-	case "scheduled":
-		return "scheduled"
-	case "sending":
-		return "sending"
-	case "sent":
-		return "sent"
-	case "delivered":
-		return "delivered"
-	case "undelivered":
-		return "undelivered"
-	case "failed":
-		return "failed"
-	case "":
-		return ""
-	}
-	return flexString(b)
 }
 
 // flexInt reads a JSON integer or a string holding one; null and "" read as 0.
@@ -183,12 +144,6 @@ const DateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 type rfc2822 time.Time
 
 func (t *rfc2822) UnmarshalJSON(b []byte) error {
-	if len(b) >= 2 && b[0] == '"' {
-		if v, ok := parseDate(b[1 : len(b)-1]); ok {
-			*t = rfc2822(v)
-			return nil
-		}
-	}
 	var s flexString
 	if err := s.UnmarshalJSON(b); err != nil {
 		return err
@@ -197,8 +152,12 @@ func (t *rfc2822) UnmarshalJSON(b []byte) error {
 		*t = rfc2822{}
 		return nil
 	}
+	// The instant in UTC, whatever the offset, rather than in a zone
+	// time.Parse makes up for it.
 	v, err := time.Parse(DateLayout, string(s))
-	if err != nil {
+	if err == nil {
+		v = v.UTC()
+	} else {
 		var err2 error
 		if v, err2 = time.Parse(time.RFC3339, string(s)); err2 != nil {
 			return err
@@ -206,51 +165,6 @@ func (t *rfc2822) UnmarshalJSON(b []byte) error {
 	}
 	*t = rfc2822(v)
 	return nil
-}
-
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
-// parseDate reads the exact shape Twilio sends, "Thu, 24 Aug 2023 05:01:45
-// +0000", without allocating (time.Parse would need a string, and a zone for
-// every offset). It returns the instant in UTC; anything else returns false
-// and is left to time.Parse.
-func parseDate(b []byte) (time.Time, bool) {
-	if len(b) != len(DateLayout) || b[3] != ',' || b[4] != ' ' || b[7] != ' ' || b[11] != ' ' ||
-		b[16] != ' ' || b[19] != ':' || b[22] != ':' || b[25] != ' ' || (b[26] != '+' && b[26] != '-') {
-		return time.Time{}, false
-	}
-	num := func(s []byte) int {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	month := 0
-	for i, m := range months {
-		if string(b[8:11]) == m {
-			month = i + 1
-		}
-	}
-	day, year := num(b[5:7]), num(b[12:16])
-	hh, mm, ss := num(b[17:19]), num(b[20:22]), num(b[23:25])
-	oh, om := num(b[27:29]), num(b[29:31])
-	if month == 0 || day < 1 || day > 31 || year < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
-		ss < 0 || ss > 60 || oh < 0 || om < 0 {
-		return time.Time{}, false
-	}
-	offset := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
-	if b[26] == '-' {
-		offset = -offset
-	}
-	t := time.Date(year, time.Month(month), day, hh, mm, ss, 0, time.UTC)
-	if t.Day() != day { // 31 Feb: time.Date would roll it over, time.Parse refuses it
-		return time.Time{}, false
-	}
-	return t.Add(-offset), true
 }
 
 // CreateMessageParams are the fields of a create request. Empty strings and
@@ -273,8 +187,8 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 	if p == nil {
 		return nil, fmt.Errorf("create message: %w: nil params", ErrInvalidParams)
 	}
-	bp := bodyPool.Get().(*[]byte)
-	b := (*bp)[:0]
+	// Never nil, even with no fields: an empty body is still a form.
+	b := make([]byte, 0, 512)
 	if p.To != "" {
 		b = appendFormField(b, "To", p.To)
 	}
@@ -296,15 +210,8 @@ func (c *Client) CreateMessage(ctx context.Context, p *CreateMessageParams) (*Me
 	if p.SmartEncoded {
 		b = appendFormField(b, "SmartEncoded", "true")
 	}
-	// The transport may still read the body after Do returns (it closes it
-	// on its own goroutine), so it gets its own exact-size copy and the
-	// scratch buffer goes straight back to the pool.
-	body := bytes.Clone(b)
-	*bp = b
-	bodyPool.Put(bp)
-
 	var w wireMessage
-	if err := c.do(ctx, "POST", c.messagesURL, body, maxBodyBytes, &w); err != nil {
+	if err := c.do(ctx, "POST", c.messagesURL, b, maxBodyBytes, &w); err != nil {
 		return nil, fmt.Errorf("create message: %w", err)
 	}
 	if w.SID == "" {

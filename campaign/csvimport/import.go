@@ -304,8 +304,8 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 		}
 	}()
 
-	// Dedupe against the campaign in memory: its phones as integers, 8
-	// bytes each (+ the hash set's slack), read in this transaction.
+	// Dedupe against the campaign in memory: its phones as integers, read
+	// in this transaction.
 	seen := newPhoneSet(1024)
 	if err := tx.ExistingPhones(ctx, func(phone string) error {
 		seen.add(phoneKey(phone))

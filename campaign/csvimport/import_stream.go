@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ type verdict struct {
 
 // batch is the unit of parallel work. The reader fills recs, fields and raw;
 // one worker fills out and json and closes done; the stream consumes it in
-// file order and recycles it.
+// file order.
 type batch struct {
 	recs   []recordSpan
 	fields []string
@@ -60,15 +61,7 @@ type batch struct {
 	done   chan struct{}
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
-
-func getBatch() *batch {
-	b := batchPool.Get().(*batch)
-	b.recs, b.fields, b.raw, b.out, b.json = b.recs[:0], b.fields[:0], b.raw[:0], b.out[:0], b.json[:0]
-	b.err = nil
-	b.done = make(chan struct{})
-	return b
-}
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // importStream is the pipeline from the CSV to the store's COPY: a reader
 // goroutine cuts the file into batches, workers normalise them in parallel,
@@ -82,7 +75,7 @@ type importStream struct {
 	wg      sync.WaitGroup
 	ordered chan *batch
 
-	seen, optedOut *phoneSet
+	seen, optedOut phoneSet
 	rejects        *rejectLog
 	res            *Result
 	progress       func(Progress)
@@ -94,7 +87,7 @@ type importStream struct {
 }
 
 func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
-	seen, optedOut *phoneSet, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
+	seen, optedOut phoneSet, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &importStream{
 		ctx: ctx, cancel: cancel,
@@ -128,7 +121,7 @@ func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
 // in order, for Next.
 func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 	for {
-		b := getBatch()
+		b := newBatch()
 		eof := false
 		for len(b.recs) < size {
 			rec, err := cr.Read()
@@ -185,7 +178,6 @@ func (s *importStream) Next() bool {
 				return false
 			}
 			s.cur = nil
-			batchPool.Put(b)
 		}
 		var b *batch
 		var ok bool
@@ -320,14 +312,14 @@ func (w *rowWorker) process(b *batch) {
 		}
 		out.zones = phone.TimeZones(number)
 		out.phone, out.key = number, key
+		for j, k := range cols.Keys {
+			if j != cols.Phone {
+				w.attrs[k] = fields[j]
+			}
+		}
 		if w.static {
 			out.segments, out.ucs2 = w.segs, w.ucs2
 		} else {
-			for j, k := range cols.Keys {
-				if j != cols.Phone {
-					w.attrs[k] = fields[j]
-				}
-			}
 			body, err := w.p.tmpl.Render(w.attrs)
 			var berr *campaign.BodyError
 			switch {
@@ -346,61 +338,11 @@ func (w *rowWorker) process(b *batch) {
 			}
 			out.segments, out.ucs2 = n, enc == twilio.UCS2
 		}
+		attrs, _ := json.Marshal(w.attrs) // a map of strings always marshals
 		out.attrs0 = len(b.json)
-		b.json = appendAttrs(b.json, cols, fields)
+		b.json = append(b.json, attrs...)
 		out.attrs1 = len(b.json)
 	}
-}
-
-// appendAttrs appends the JSON object of a record's non-phone columns.
-// Hand-written rather than encoding/json because it runs a million times per
-// import; the keys and values are valid UTF-8 without NULs (the reader
-// checked), which is all jsonb needs besides escaping.
-func appendAttrs(dst []byte, cols *Columns, fields []string) []byte {
-	dst = append(dst, '{')
-	first := true
-	for j, k := range cols.Keys {
-		if j == cols.Phone {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendJSONString(dst, k)
-		dst = append(dst, ':')
-		dst = appendJSONString(dst, fields[j])
-	}
-	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // phoneKey is an E.164 number's digits as an integer: unique, since E.164
@@ -416,74 +358,24 @@ func phoneKey(e164 string) uint64 {
 	return k
 }
 
-// phoneSet is a set of phone keys: open addressing over a power-of-two
-// table of uint64 (0 marks a free slot), at most half full. About 16 bytes
-// per number at worst, 8 at best: a million numbers in 16 MB, a third of
-// what a Go map takes.
-type phoneSet struct {
-	slots []uint64
-	n     int
-}
+// phoneSet is a set of phone keys. Zero is never stored.
+type phoneSet map[uint64]struct{}
 
-func newPhoneSet(capacity int) *phoneSet {
-	size := 16
-	for size < 2*capacity {
-		size <<= 1
-	}
-	return &phoneSet{slots: make([]uint64, size)}
-}
+func newPhoneSet(capacity int) phoneSet { return make(phoneSet, capacity) }
 
-// add inserts k and reports whether it was new. Zero is never stored.
-func (s *phoneSet) add(k uint64) bool {
+// add inserts k and reports whether it was new.
+func (s phoneSet) add(k uint64) bool {
 	if k == 0 {
 		return true
 	}
-	if 2*(s.n+1) > len(s.slots) {
-		s.grow()
+	if _, ok := s[k]; ok {
+		return false
 	}
-	mask := uint64(len(s.slots) - 1)
-	for i := mix(k) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			s.slots[i] = k
-			s.n++
-			return true
-		case k:
-			return false
-		}
-	}
+	s[k] = struct{}{}
+	return true
 }
 
-func (s *phoneSet) has(k uint64) bool {
-	mask := uint64(len(s.slots) - 1)
-	for i := mix(k) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			return false
-		case k:
-			return true
-		}
-	}
-}
-
-func (s *phoneSet) grow() {
-	old := s.slots
-	s.slots = make([]uint64, 2*len(old))
-	s.n = 0
-	for _, k := range old {
-		if k != 0 {
-			s.add(k)
-		}
-	}
-}
-
-// mix spreads phone numbers (which share long prefixes) over the table
-// (the murmur3 finaliser).
-func mix(k uint64) uint64 {
-	k ^= k >> 33
-	k *= 0xff51afd7ed558ccd
-	k ^= k >> 33
-	k *= 0xc4ceb9fe1a85ec53
-	k ^= k >> 33
-	return k
+func (s phoneSet) has(k uint64) bool {
+	_, ok := s[k]
+	return ok
 }

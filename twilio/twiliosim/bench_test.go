@@ -69,7 +69,7 @@ func BenchmarkCreate(b *testing.B) {
 	sample := Message{AccountSID: testSID, SID: "SM0123456789abcdef0123456789abcdef", To: "+14155550100", From: testFrom,
 		Body: "Hi Ada, your appointment is tomorrow at 10:00. Reply STOP to opt out.", Status: "queued", NumSegments: 1,
 		DateCreated: time.Now(), DateUpdated: time.Now()}
-	canned := appendMessage(nil, &sample)
+	canned := marshal(wire(&sample))
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")

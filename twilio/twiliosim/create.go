@@ -60,11 +60,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		s.loseResponse(w, r, m.SID)
 		return
 	}
-	bp := bufPool.Get().(*[]byte)
-	b := appendMessage((*bp)[:0], &m)
-	writeJSON(w, http.StatusCreated, b)
-	*bp = b
-	bufPool.Put(bp)
+	writeJSON(w, http.StatusCreated, marshal(wire(&m)))
 }
 
 // loseResponse drops the answer to a create whose message exists.

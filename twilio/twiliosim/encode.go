@@ -1,148 +1,119 @@
 package twiliosim
 
 import (
-	"strconv"
+	"bytes"
+	"encoding/json"
 	"time"
-	"unicode/utf8"
 )
-
-// The JSON here is appended by hand into pooled buffers: encoding/json's
-// reflection would be most of the cost of a create, and the simulator must
-// not be the bottleneck of the engine's benchmark.
 
 // rfc2822 is the date format of every Twilio date field.
 const rfc2822 = "Mon, 02 Jan 2006 15:04:05 -0700"
 
-func appendError(b []byte, code int, msg string) []byte {
-	b = append(b, `{"code":`...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `,"message":`...)
-	b = appendString(b, msg)
-	b = append(b, `,"more_info":"https://www.twilio.com/docs/errors/`...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `","status":`...)
-	b = strconv.AppendInt(b, int64(codeStatus(code)), 10)
-	return append(b, '}')
+// wireMessage is Twilio's Message resource on the wire: every field present,
+// in Twilio's order, nil pointers for its nulls.
+type wireMessage struct {
+	AccountSID          string          `json:"account_sid"`
+	APIVersion          string          `json:"api_version"`
+	Body                string          `json:"body"`
+	DateCreated         *string         `json:"date_created"`
+	DateSent            *string         `json:"date_sent"`
+	DateUpdated         *string         `json:"date_updated"`
+	Direction           string          `json:"direction"`
+	ErrorCode           *int            `json:"error_code"`
+	ErrorMessage        *string         `json:"error_message"`
+	From                *string         `json:"from"`
+	MessagingServiceSID *string         `json:"messaging_service_sid"`
+	NumMedia            int             `json:"num_media,string"`
+	NumSegments         int             `json:"num_segments,string"`
+	Price               *string         `json:"price"`
+	PriceUnit           string          `json:"price_unit"`
+	SID                 string          `json:"sid"`
+	Status              string          `json:"status"`
+	SubresourceURIs     subresourceURIs `json:"subresource_uris"`
+	To                  string          `json:"to"`
+	URI                 string          `json:"uri"`
 }
 
-// appendMessage appends m as Twilio's Message resource, every field present.
-func appendMessage(b []byte, m *Message) []byte {
-	b = append(b, `{"account_sid":`...)
-	b = appendString(b, m.AccountSID)
-	b = append(b, `,"api_version":"`+apiVersion+`","body":`...)
-	b = appendString(b, m.Body)
-	b = append(b, `,"date_created":`...)
-	b = appendDate(b, m.DateCreated)
-	b = append(b, `,"date_sent":`...)
-	b = appendDate(b, m.DateSent)
-	b = append(b, `,"date_updated":`...)
-	b = appendDate(b, m.DateUpdated)
-	b = append(b, `,"direction":"outbound-api","error_code":`...)
+// subresourceURIs are the paths of a message's media and feedback.
+type subresourceURIs struct {
+	Media    string `json:"media"`
+	Feedback string `json:"feedback"`
+}
+
+// wire is m as Twilio shows it.
+func wire(m *Message) wireMessage {
+	path := accountsPrefix + m.AccountSID + "/Messages/" + m.SID
+	w := wireMessage{
+		AccountSID:          m.AccountSID,
+		APIVersion:          apiVersion,
+		Body:                m.Body,
+		DateCreated:         date(m.DateCreated),
+		DateSent:            date(m.DateSent),
+		DateUpdated:         date(m.DateUpdated),
+		Direction:           "outbound-api",
+		From:                nullable(m.From),
+		MessagingServiceSID: nullable(m.MessagingServiceSID),
+		NumMedia:            m.NumMedia,
+		NumSegments:         m.NumSegments,
+		Price:               nullable(m.Price),
+		PriceUnit:           "USD",
+		SID:                 m.SID,
+		Status:              m.Status,
+		SubresourceURIs:     subresourceURIs{Media: path + "/Media.json", Feedback: path + "/Feedback.json"},
+		To:                  m.To,
+		URI:                 path + ".json",
+	}
 	if m.ErrorCode != 0 {
-		b = strconv.AppendInt(b, int64(m.ErrorCode), 10)
-		b = append(b, `,"error_message":`...)
-		b = appendString(b, describe(m.ErrorCode))
-	} else {
-		b = append(b, `null,"error_message":null`...)
+		code, msg := m.ErrorCode, describe(m.ErrorCode)
+		w.ErrorCode, w.ErrorMessage = &code, &msg
 	}
-	b = append(b, `,"from":`...)
-	b = appendNullable(b, m.From)
-	b = append(b, `,"messaging_service_sid":`...)
-	b = appendNullable(b, m.MessagingServiceSID)
-	b = append(b, `,"num_media":"`...)
-	b = strconv.AppendInt(b, int64(m.NumMedia), 10)
-	b = append(b, `","num_segments":"`...)
-	b = strconv.AppendInt(b, int64(m.NumSegments), 10)
-	b = append(b, `","price":`...)
-	b = appendNullable(b, m.Price)
-	b = append(b, `,"price_unit":"USD","sid":"`...)
-	b = append(b, m.SID...)
-	b = append(b, `","status":"`...)
-	b = append(b, m.Status...)
-	b = append(b, `","subresource_uris":{"media":"`...)
-	b = appendMessagePath(b, m, "/Media.json")
-	b = append(b, `","feedback":"`...)
-	b = appendMessagePath(b, m, "/Feedback.json")
-	b = append(b, `"},"to":`...)
-	b = appendString(b, m.To)
-	b = append(b, `,"uri":"`...)
-	b = appendMessagePath(b, m, ".json")
-	return append(b, `"}`...)
+	return w
 }
 
-// appendMessagePath appends /2010-04-01/Accounts/AC…/Messages/SM…{suffix}.
-// SIDs are alphanumeric, so no escaping is needed.
-func appendMessagePath(b []byte, m *Message, suffix string) []byte {
-	b = append(b, accountsPrefix...)
-	b = append(b, m.AccountSID...)
-	b = append(b, "/Messages/"...)
-	b = append(b, m.SID...)
-	return append(b, suffix...)
+// wireError is Twilio's error body.
+type wireError struct {
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	MoreInfo string `json:"more_info"`
+	Status   int    `json:"status"`
 }
 
-func appendDate(b []byte, t time.Time) []byte {
+// wirePage is a page of the list, in Twilio's order.
+type wirePage struct {
+	End             int           `json:"end"`
+	FirstPageURI    string        `json:"first_page_uri"`
+	Messages        []wireMessage `json:"messages"` // [] when empty, never null
+	NextPageURI     *string       `json:"next_page_uri"`
+	Page            int           `json:"page"`
+	PageSize        int           `json:"page_size"`
+	PreviousPageURI *string       `json:"previous_page_uri"`
+	Start           int           `json:"start"`
+	URI             string        `json:"uri"`
+}
+
+// date is t in Twilio's format, or null for the zero time.
+func date(t time.Time) *string {
 	if t.IsZero() {
-		return append(b, "null"...)
+		return nil
 	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, rfc2822)
-	return append(b, '"')
+	s := t.UTC().Format(rfc2822)
+	return &s
 }
 
-func appendNullable(b []byte, s string) []byte {
+// nullable is s, or null for "".
+func nullable(s string) *string {
 	if s == "" {
-		return append(b, "null"...)
+		return nil
 	}
-	return appendString(b, s)
+	return &s
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// encoding/json does; U+2028 and U+2029 are escaped so the output is also
-// valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			switch r {
-			case '\u2028':
-				b = append(b, `\u2028`...)
-			case '\u2029':
-				b = append(b, `\u2029`...)
-			default:
-				b = append(b, `\ufffd`...)
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+// marshal encodes v as encoding/json does, except that <, > and & stay as
+// they are, as in Twilio's answers.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the wire types above always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

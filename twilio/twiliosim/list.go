@@ -225,44 +225,23 @@ func (s *Server) writeList(w http.ResponseWriter, lq *listQuery, page []Message,
 	if len(page) > 0 {
 		end = start + len(page) - 1
 	}
-	b := make([]byte, 0, 512+len(page)*1024)
-	b = append(b, `{"end":`...)
-	b = strconv.AppendInt(b, int64(end), 10)
-	b = append(b, `,"first_page_uri":`...)
-	b = appendString(b, base+"0")
-	b = append(b, `,"messages":[`...)
+	wp := wirePage{
+		End: end, FirstPageURI: base + "0", Messages: make([]wireMessage, len(page)),
+		Page: lq.page, PageSize: lq.pageSize, Start: start, URI: base + strconv.Itoa(lq.page),
+	}
 	for i := range page {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMessage(b, &page[i])
+		wp.Messages[i] = wire(&page[i])
 	}
-	b = append(b, `],"next_page_uri":`...)
 	if hasNext && len(page) > 0 {
-		b = appendString(b, base+strconv.Itoa(lq.page+1)+"&PageToken=PA"+page[len(page)-1].SID)
-	} else {
-		b = append(b, "null"...)
+		wp.NextPageURI = nullable(base + strconv.Itoa(lq.page+1) + "&PageToken=PA" + page[len(page)-1].SID)
 	}
-	b = append(b, `,"page":`...)
-	b = strconv.AppendInt(b, int64(lq.page), 10)
-	b = append(b, `,"page_size":`...)
-	b = strconv.AppendInt(b, int64(lq.pageSize), 10)
-	b = append(b, `,"previous_page_uri":`...)
 	if hasPrev {
-		b = appendString(b, base+strconv.Itoa(max(lq.page-1, 0))+"&PageToken=PB"+page[0].SID)
-	} else {
-		b = append(b, "null"...)
+		wp.PreviousPageURI = nullable(base + strconv.Itoa(max(lq.page-1, 0)) + "&PageToken=PB" + page[0].SID)
 	}
-	b = append(b, `,"start":`...)
-	b = strconv.AppendInt(b, int64(start), 10)
-	b = append(b, `,"uri":`...)
-	uri := base + strconv.Itoa(lq.page)
 	if lq.token != "" {
-		uri += "&PageToken=" + lq.token
+		wp.URI += "&PageToken=" + lq.token
 	}
-	b = appendString(b, uri)
-	b = append(b, '}')
-	writeJSON(w, http.StatusOK, b)
+	writeJSON(w, http.StatusOK, marshal(wp))
 }
 
 // fetch answers GET …/Messages/{sid}.json. Unlike List, fetch sees a message
@@ -280,9 +259,5 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, sid string) {
 		return
 	}
 	s.opts.Redact.apply(&m)
-	bp := bufPool.Get().(*[]byte)
-	b := appendMessage((*bp)[:0], &m)
-	writeJSON(w, http.StatusOK, b)
-	*bp = b
-	bufPool.Put(bp)
+	writeJSON(w, http.StatusOK, marshal(wire(&m)))
 }

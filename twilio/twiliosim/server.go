@@ -328,10 +328,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	return false
 }
 
-var (
-	jsonContentType = []string{"application/json"}
-	bufPool         = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-)
+var jsonContentType = []string{"application/json"}
 
 // writeJSON writes body with status, setting Content-Length so keep-alive
 // connections never fall back to chunking.
@@ -349,9 +346,6 @@ func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 	if msg == "" {
 		msg = describe(code)
 	}
-	bp := bufPool.Get().(*[]byte)
-	b := appendError((*bp)[:0], code, msg)
-	writeJSON(w, codeStatus(code), b)
-	*bp = b
-	bufPool.Put(bp)
+	writeJSON(w, codeStatus(code), marshal(wireError{Code: code, Message: msg,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + strconv.Itoa(code), Status: codeStatus(code)}))
 }

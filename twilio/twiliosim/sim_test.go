@@ -617,22 +617,4 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	t.Parallel()
-	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\n\r\t\x1f", "é€😀", "bad\xffutf8", "\u2028\u2029", "<>&"} {
-		b := appendString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Errorf("%q → %s: %v", s, b, err)
-			continue
-		}
-		want, _ := json.Marshal(s)
-		var wantS string
-		_ = json.Unmarshal(want, &wantS)
-		if got != wantS {
-			t.Errorf("%q decodes to %q, want %q", s, got, wantS)
-		}
-	}
-}
-
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
