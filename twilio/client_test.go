@@ -735,3 +735,25 @@ func TestListMessagesRefusesALoop(t *testing.T) {
 		t.Errorf("err = %v after %d pages, want ErrMalformedResponse after 2", err, hits.Load())
 	}
 }
+
+// flexString's fast path for strings without escapes reads every string
+// as encoding/json does. (encoding/json hands UnmarshalJSON only valid
+// tokens, so the raw forms that are not valid JSON are left out.)
+func TestFlexStringMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\n\t", "é€😀", "bad\xffutf8", "\u2028", "<>&"} {
+		raw, _ := json.Marshal(s)
+		for _, b := range [][]byte{raw, []byte(`"` + s + `"`)} {
+			if !json.Valid(b) {
+				continue
+			}
+			var want string
+			wantErr := json.Unmarshal(b, &want)
+			var got flexString
+			gotErr := got.UnmarshalJSON(b)
+			if (gotErr == nil) != (wantErr == nil) || (gotErr == nil && string(got) != want) {
+				t.Errorf("%q: flexString %q, %v; encoding/json %q, %v", b, got, gotErr, want, wantErr)
+			}
+		}
+	}
+}
