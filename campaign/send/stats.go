@@ -69,3 +69,17 @@ func (c *counters) count(o *campaign.Outcome) {
 		}
 	}
 }
+
+// Stats returns the engine's counters so far, and the live figures of the
+// run in progress; safe to call while Run works.
+func (e *Engine) Stats() Stats {
+	s := e.stats.snapshot()
+	if r := e.current.Load(); r != nil {
+		s.InFlight, s.Rate, s.Ceiling = r.lim.InFlight(), r.lim.Rate(), r.lim.Ceiling()
+		s.UnreachableSince, s.LastTransportError = r.transport.snapshot()
+		if w := r.waitingFor.Load(); w != nil && r.waitingUntil.Load() != nil && !r.working.Load() {
+			s.WaitingFor, s.WaitingUntil = *w, *r.waitingUntil.Load()
+		}
+	}
+	return s
+}
