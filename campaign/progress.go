@@ -1,6 +1,9 @@
 package campaign
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Progress is a campaign's state at a glance: what `smsblast status` shows.
 type Progress struct {
@@ -34,17 +37,23 @@ type ErrorCount struct {
 // Left is how many recipients still need a request or a verdict.
 func (p *Progress) Left() int64 { return p.Counts[Pending] + p.Counts[Sending] }
 
-// ETA estimates the time to finish at the current rate (else the average);
-// zero when unknown or done.
-func (p *Progress) ETA() time.Duration {
-	rate := p.CurrentRate
-	if rate <= 0 {
-		rate = p.AverageRate
-	}
-	if rate <= 0 || p.Left() == 0 {
+// ETA estimates the time to finish from now: the recipients left at the
+// current rate (else the average), and no sooner than the latest of until,
+// when the holds on some of them lift (a campaign whose last recipients
+// wait for their send window is not done before it opens). Zero when
+// unknown or done.
+func (p *Progress) ETA(now time.Time, until ...time.Time) time.Duration {
+	if p.Left() == 0 {
 		return 0
 	}
-	return time.Duration(float64(p.Left()) / rate * float64(time.Second)).Round(time.Second)
+	var eta time.Duration
+	if rate := cmp.Or(p.CurrentRate, p.AverageRate); rate > 0 {
+		eta = time.Duration(float64(p.Left()) / rate * float64(time.Second))
+	}
+	for _, u := range until {
+		eta = max(eta, u.Sub(now))
+	}
+	return eta.Round(time.Second)
 }
 
 // ZoneCount is how many pending recipients share one value of

@@ -120,11 +120,20 @@ func runStatus(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	return nil
 }
 
+// eta is p's ETA from now, no sooner than its holds lift.
+func eta(p *campaign.Progress) time.Duration {
+	until := make([]time.Time, len(p.Holds))
+	for i, h := range p.Holds {
+		until[i] = h.Until
+	}
+	return p.ETA(time.Now(), until...)
+}
+
 func toStatusJSON(p *campaign.Progress) statusJSON {
 	s := statusJSON{
 		Campaign: p.Campaign.Name, Status: p.Campaign.Status, StatusReason: p.Campaign.StatusReason,
 		Sender: p.Campaign.Sender(), Rate: p.Campaign.Rate, Total: p.Total, Counts: p.Counts,
-		CurrentRate: p.CurrentRate, AverageRate: p.AverageRate, ETASeconds: p.ETA().Seconds(),
+		CurrentRate: p.CurrentRate, AverageRate: p.AverageRate, ETASeconds: eta(p).Seconds(),
 		LiveWorkers: p.LiveWorkers, TopErrors: p.TopErrors, NeedsReview: p.Counts[campaign.Review],
 		Holds: p.Holds,
 	}
@@ -176,7 +185,7 @@ func (a *app) printProgress(p *campaign.Progress) {
 	}
 	tw.Flush()
 	fmt.Fprintf(a.stdout, "rate: %.1f msg/s now, %.1f msg/s average", p.CurrentRate, p.AverageRate)
-	if eta := p.ETA(); eta > 0 {
+	if eta := eta(p); eta > 0 {
 		fmt.Fprintf(a.stdout, ", ETA %v", eta)
 	}
 	fmt.Fprintln(a.stdout)

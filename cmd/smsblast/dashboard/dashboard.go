@@ -214,7 +214,6 @@ func (d *Dashboard) parseTemplates() error {
 		"pct":          fmtPct,
 		"rate":         fmtRate,
 		"deliveryRate": fmtDeliveryRate,
-		"eta":          fmtETA,
 		"time":         fmtTime,
 		"clock":        fmtClock,
 		"errorURL":     errorURL,

@@ -105,13 +105,14 @@ func (d *Dashboard) view(l *listData, at time.Time) ([]campaignRow, region, erro
 		for i := range l.overviews {
 			o := &l.overviews[i]
 			c := &o.Campaign
+			holds := append(derivedHolds(o), l.holds[c.ID]...)
 			final := o.Counts[campaign.Delivered] + o.Counts[campaign.Undelivered] + o.Counts[campaign.Failed] + o.Counts[campaign.Skipped]
 			rows = append(rows, campaignRow{
 				ID: c.ID, Name: c.Name, Status: c.Status, Total: o.Total,
 				Bar: progressBar(o.Counts, o.Total), Final: fmtPct(final, o.Total),
 				Segments: o.SegmentsSent, Delivery: fmtDeliveryRate(o.DeliveryRate),
 				Current: fmtRate(o.CurrentRate), Average: fmtRate(o.AverageRate), Configured: fmtRate(c.Rate),
-				ETA: fmtETA(&o.Progress), Holds: append(derivedHolds(o), l.holds[c.ID]...), LiveWorkers: o.LiveWorkers,
+				ETA: fmtETA(&o.Progress, holds, at), Holds: holds, LiveWorkers: o.LiveWorkers,
 			})
 		}
 		// The campaigns that need watching first, newest first within a state.
@@ -317,9 +318,10 @@ func (d *Dashboard) campaignPageData(r *http.Request, id identity, c *campaign.C
 	p := d.page(r, id, c.Name)
 	p.Live = fmt.Sprintf("/campaigns/%d/live", c.ID)
 	p.Flash = flash(r, c)
+	holds := append(derivedHolds(&o), cd.holds...)
 	data := &campaignPageData{
-		page: p, C: c, O: &o, AsOf: at, Bar: progressBar(o.Counts, o.Total), ETA: fmtETA(&o.Progress),
-		Holds: append(derivedHolds(&o), cd.holds...), Codes: cd.codes, Masked: id.role != admin,
+		page: p, C: c, O: &o, AsOf: at, Bar: progressBar(o.Counts, o.Total), ETA: fmtETA(&o.Progress, holds, at),
+		Holds: holds, Codes: cd.codes, Masked: id.role != admin,
 		Senders: cd.senders, SenderSeam: d.cfg.Senders == nil, Report: d.cfg.Report != nil,
 	}
 	var final int64

@@ -69,9 +69,14 @@ func fmtDeliveryRate(r float64) string {
 	return fmt.Sprintf("%.1f%%", 100*r)
 }
 
-// fmtETA is status's ETA, in words a person reads at a glance.
-func fmtETA(p *campaign.Progress) string {
-	switch eta := p.ETA(); {
+// fmtETA is status's ETA as of at, no sooner than holds lift, in words a
+// person reads at a glance.
+func fmtETA(p *campaign.Progress, holds []Hold, at time.Time) string {
+	until := make([]time.Time, len(holds))
+	for i, h := range holds {
+		until[i] = h.Until
+	}
+	switch eta := p.ETA(at, until...); {
 	case p.Left() == 0:
 		return "done"
 	case eta <= 0:
