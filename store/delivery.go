@@ -105,6 +105,31 @@ func (s *Store) RecordStatus(ctx context.Context, ev *campaign.StatusEvent) (cam
 	}
 }
 
+// bestEventsSQL selects, per message sid, the status callback that wins
+// among those matching where: the highest-ranked recipient status, the
+// earliest among equals (so the first final verdict stays, as for
+// callbacks applied at once).
+func bestEventsSQL(where string) string {
+	return `
+		SELECT DISTINCT ON (e.message_sid) e.message_sid, e.recipient_status, e.status,
+		       e.error_code, e.error_message, e.done_at, e.received_at
+		FROM message_events e
+		WHERE ` + where + ` AND e.recipient_status IS NOT NULL
+		ORDER BY e.message_sid, ` + rankSQL("e.recipient_status") + ` DESC, e.id`
+}
+
+// setFromBestEvent is the SET list that applies the winning callback b
+// (a row of bestEventsSQL) to recipient r: its state, Twilio's word, the
+// error if it carries one, and the delivery time.
+const setFromBestEvent = `
+			status        = b.recipient_status,
+			twilio_status = b.status,
+			error_code    = coalesce(b.error_code, r.error_code),
+			error_message = CASE WHEN b.error_code IS NULL THEN r.error_message ELSE b.error_message END,
+			delivered_at  = CASE WHEN b.recipient_status = 'delivered'
+			                     THEN coalesce(b.done_at, b.received_at) ELSE r.delivered_at END,
+			updated_at    = now()`
+
 // applyPendingEventsSQL is the statement store/send.go's Record adds to its
 // batch: after writing message sids, apply the status callbacks that arrived
 // before them (message_events rows still unapplied). Per sid the highest-ranked
@@ -114,22 +139,9 @@ func (s *Store) RecordStatus(ctx context.Context, ev *campaign.StatusEvent) (cam
 // partial index message_events_unapplied_idx, so it costs an index probe per
 // sid when, as usual, nothing is waiting.
 var applyPendingEventsSQL = `
-	WITH best AS (
-		SELECT DISTINCT ON (e.message_sid) e.message_sid, e.recipient_status, e.status,
-		       e.error_code, e.error_message, e.done_at, e.received_at
-		FROM message_events e
-		WHERE e.applied_at IS NULL AND e.message_sid = ANY($1::text[])
-		  AND e.recipient_status IS NOT NULL
-		ORDER BY e.message_sid, ` + rankSQL("e.recipient_status") + ` DESC, e.id
+	WITH best AS (` + bestEventsSQL("e.applied_at IS NULL AND e.message_sid = ANY($1::text[])") + `
 	), upd AS (
-		UPDATE recipients r SET
-			status        = b.recipient_status,
-			twilio_status = b.status,
-			error_code    = coalesce(b.error_code, r.error_code),
-			error_message = CASE WHEN b.error_code IS NULL THEN r.error_message ELSE b.error_message END,
-			delivered_at  = CASE WHEN b.recipient_status = 'delivered'
-			                     THEN coalesce(b.done_at, b.received_at) ELSE r.delivered_at END,
-			updated_at    = now()
+		UPDATE recipients r SET ` + setFromBestEvent + `
 		FROM best b
 		WHERE r.message_sid = b.message_sid AND r.status NOT IN ('pending', 'sending')
 		  AND ` + rankSQL("r.status") + ` < ` + rankSQL("b.recipient_status") + `

@@ -282,21 +282,9 @@ func resolveNotSent(ctx context.Context, tx pgx.Tx, campaignID int64, phones []s
 // order is applyPendingEventsSQL's: highest rank, then earliest; the rank
 // guard keeps a recipient from moving back.
 var applyEventsSQL = `
-	WITH best AS (
-		SELECT DISTINCT ON (e.message_sid) e.message_sid, e.recipient_status, e.status,
-		       e.error_code, e.error_message, e.done_at, e.received_at
-		FROM message_events e
-		WHERE e.message_sid = ANY($1::text[]) AND e.recipient_status IS NOT NULL
-		ORDER BY e.message_sid, ` + rankSQL("e.recipient_status") + ` DESC, e.id
+	WITH best AS (` + bestEventsSQL("e.message_sid = ANY($1::text[])") + `
 	), upd AS (
-		UPDATE recipients r SET
-			status        = b.recipient_status,
-			twilio_status = b.status,
-			error_code    = coalesce(b.error_code, r.error_code),
-			error_message = CASE WHEN b.error_code IS NULL THEN r.error_message ELSE b.error_message END,
-			delivered_at  = CASE WHEN b.recipient_status = 'delivered'
-			                     THEN coalesce(b.done_at, b.received_at) ELSE r.delivered_at END,
-			updated_at    = now()
+		UPDATE recipients r SET ` + setFromBestEvent + `
 		FROM best b
 		WHERE r.id = ANY($2::bigint[]) AND r.message_sid = b.message_sid
 		  AND ` + rankSQL("r.status") + ` < ` + rankSQL("b.recipient_status") + `

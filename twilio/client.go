@@ -87,11 +87,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 
 // Validate reports the first problem New would refuse the Config for.
 func (c Config) Validate() error {
-	if !isSID(c.AccountSID, "AC") {
+	if !IsSID(c.AccountSID, "AC") {
 		return fmt.Errorf("%w: account sid %q is not AC followed by 32 hex digits", ErrInvalidConfig, c.AccountSID)
 	}
 	if c.APIKeySID != "" {
-		if !isSID(c.APIKeySID, "SK") {
+		if !IsSID(c.APIKeySID, "SK") {
 			return fmt.Errorf("%w: API key sid %q is not SK followed by 32 hex digits", ErrInvalidConfig, c.APIKeySID)
 		}
 		if c.APIKeySecret == "" {
@@ -128,8 +128,9 @@ func normalizeBaseURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// isSID reports whether s is prefix followed by 32 hex digits.
-func isSID(s, prefix string) bool {
+// IsSID reports whether s is a Twilio SID of the kind prefix names (AC an
+// account, SK an API key, SM a message): the prefix and 32 hex digits.
+func IsSID(s, prefix string) bool {
 	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
 		return false
 	}

@@ -357,4 +357,4 @@ func (c *Client) resolvePageURI(uri string) (string, error) {
 
 // IsMessageSID reports whether s looks like a message sid: SM (or MM, for
 // media messages) followed by 32 hex digits.
-func IsMessageSID(s string) bool { return isSID(s, "SM") || isSID(s, "MM") }
+func IsMessageSID(s string) bool { return IsSID(s, "SM") || IsSID(s, "MM") }

@@ -180,6 +180,21 @@ func (a *app) openStore(ctx context.Context, fs *flagSet) (*store.Store, error) 
 	return store.Open(ctx, url, a.storeOptions())
 }
 
+// openCampaign opens the database and reads the named campaign: what
+// every command about one campaign does first. The caller closes the store.
+func (a *app) openCampaign(ctx context.Context, fs *flagSet, name string) (*store.Store, *campaign.Campaign, error) {
+	st, err := a.openStore(ctx, fs)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := st.CampaignByName(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, c, nil
+}
+
 // storeOptions are the options every command opens the database with: its
 // logger, and the Twilio error table to keep twilio_errors in step with.
 func (a *app) storeOptions() store.Options {

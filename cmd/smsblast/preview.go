@@ -69,15 +69,11 @@ func runPreview(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, fs)
+	st, c, err := a.openCampaign(ctx, fs, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	c, err := st.CampaignByName(ctx, pos[0])
-	if err != nil {
-		return err
-	}
 	if prices == nil {
 		if prices, err = st.Prices(ctx, c.ID); err != nil {
 			return err

@@ -83,15 +83,11 @@ func runResolve(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	}
 	name := pos[0]
 	decide := *sent || *notSent
-	st, err := a.openStore(ctx, fs)
+	st, c, err := a.openCampaign(ctx, fs, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	c, err := st.CampaignByName(ctx, name)
-	if err != nil {
-		return err
-	}
 
 	if !decide {
 		list, err := st.InReview(ctx, c.ID)

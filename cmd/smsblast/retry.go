@@ -39,15 +39,11 @@ func runRetry(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, fs)
+	st, c, err := a.openCampaign(ctx, fs, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	c, err := st.CampaignByName(ctx, pos[0])
-	if err != nil {
-		return err
-	}
 	n, err := st.Requeue(ctx, c.ID, codes)
 	if errors.Is(err, campaign.ErrCanceled) {
 		return fmt.Errorf("retry campaign %q: it is canceled, so its recipients can never be sent again; nothing was requeued", c.Name)

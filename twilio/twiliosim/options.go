@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsblast/smsblast/twilio"
 )
 
 // LoseMode says how a response chosen by Options.LoseResponse is lost.
@@ -217,14 +219,14 @@ func (o *Options) Validate() error {
 	bad := func(option, flag, format string, args ...any) error {
 		return &OptionError{Option: option, Flag: flag, Problem: fmt.Sprintf(format, args...)}
 	}
-	if o.AccountSID != "" && !isSID(o.AccountSID, "AC") {
+	if o.AccountSID != "" && !twilio.IsSID(o.AccountSID, "AC") {
 		return bad("AccountSID", "account-sid", "%.40q is not AC followed by 32 hex digits", o.AccountSID)
 	}
 	if strings.ContainsFunc(o.AuthToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return bad("AuthToken", "", "holds white space or control characters")
 	}
 	for sid, secret := range o.APIKeys {
-		if !isSID(sid, "SK") {
+		if !twilio.IsSID(sid, "SK") {
 			return bad("APIKeys", "", "API key %.40q is not SK followed by 32 hex digits", sid)
 		}
 		if secret == "" {
@@ -284,20 +286,6 @@ func checkFail(to string, code int) error {
 		return fmt.Errorf("%d is not a delivery error code (30000 to 30999)", code)
 	}
 	return nil
-}
-
-// isSID reports whether s is prefix followed by 32 hex digits.
-func isSID(s, prefix string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // isE164 reports whether s is + and 2 to 15 digits, the first not 0.
