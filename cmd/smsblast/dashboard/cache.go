@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// The dashboard's reads count recipients, and counting is proportional to
-// a campaign's size: a few milliseconds for ten thousand recipients, seconds
-// for ten million (until per-campaign counters replace the counting). Every
+// The dashboard's counts come from per-campaign counters and cost the same
+// at any size, but its charts read the rows of the last hour (see
+// series.go) and the first read of a busy campaign takes seconds. Every
 // open page asks again every two seconds, so reads are cached per campaign
 // and shared by every viewer:
 //

@@ -62,6 +62,7 @@ type Dashboard struct {
 	assets    map[string]string // file name → URL with a content hash
 	list      *cache[struct{}, *listData]
 	campaigns *cache[int64, *campaignData]
+	series    chartSeries // the charts' buckets, kept between reads
 	// firstWait is firstReadWait; tests shorten it.
 	firstWait time.Duration
 }

@@ -191,13 +191,7 @@ func (d *Dashboard) loadCampaign(c *campaign.Campaign) func(context.Context) (*c
 				return err
 			},
 			func(ctx context.Context) (err error) {
-				since := windowStart(now, sendStep, int(chartWindow/sendStep))
-				cd.sends, err = st.SendSeries(ctx, c.ID, since, sendStep)
-				return err
-			},
-			func(ctx context.Context) (err error) {
-				since := windowStart(now, verdictStep, int(chartWindow/verdictStep))
-				cd.verdicts, err = st.VerdictSeries(ctx, c.ID, since, verdictStep)
+				cd.sends, cd.verdicts, err = d.readSeries(ctx, c.ID, now)
 				return err
 			},
 		}
