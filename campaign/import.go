@@ -96,5 +96,8 @@ const (
 type ImportRecord struct {
 	Source                                   string
 	RowsRead, Imported, Duplicates, Rejected int
-	StartedAt                                time.Time
+	// AttrKeys are the attrs keys of every row the import inserted: its
+	// CSV's columns but the phone, in column order.
+	AttrKeys  []string
+	StartedAt time.Time
 }

@@ -213,12 +213,16 @@ func (t *importTx) Commit(ctx context.Context, rec campaign.ImportRecord) (int64
 			return 0, fmt.Errorf("reopen campaign %d: %w", t.campaignID, err)
 		}
 	}
+	attrKeys := rec.AttrKeys
+	if attrKeys == nil {
+		attrKeys = []string{} // known to be none, unlike NULL
+	}
 	var id int64
 	err := t.tx.QueryRow(ctx, `
-		INSERT INTO imports (campaign_id, source, rows_read, imported, duplicates, rejected, started_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+		INSERT INTO imports (campaign_id, source, rows_read, imported, duplicates, rejected, attr_keys, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
 		RETURNING id`,
-		t.campaignID, rec.Source, rec.RowsRead, rec.Imported, rec.Duplicates, rec.Rejected, rec.StartedAt).Scan(&id)
+		t.campaignID, rec.Source, rec.RowsRead, rec.Imported, rec.Duplicates, rec.Rejected, attrKeys, rec.StartedAt).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record import into campaign %d: %w", t.campaignID, err)
 	}

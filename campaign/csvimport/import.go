@@ -384,7 +384,7 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	}
 	res.ImportID, err = tx.Commit(ctx, campaign.ImportRecord{
 		Source: req.Source, RowsRead: res.Read, Imported: res.Imported,
-		Duplicates: res.Duplicates, Rejected: res.Rejected, StartedAt: started,
+		Duplicates: res.Duplicates, Rejected: res.Rejected, AttrKeys: p.cols.AttrKeys(), StartedAt: started,
 	})
 	if errors.Is(err, campaign.ErrCanceled) {
 		return fmt.Errorf("%w during the import: nothing was imported", campaign.ErrCanceled)
