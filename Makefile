@@ -69,7 +69,7 @@ SCALE_DIR ?= $(or $(TMPDIR),/tmp)
 bench-scale: build ## import SCALE rows (10M), send SCALE_SEND (1M), report them: time, peak RSS, disk vs plain COPY (~30 min)
 	SMSBLAST_BENCH_SCALE=$(SCALE) SMSBLAST_BENCH_SEND=$(SCALE_SEND) SMSBLAST_BENCH_DIR=$(SCALE_DIR) SMSBLAST_BENCH_BIN=$(CURDIR)/smsblast \
 		$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 4h ./cmd/smsblast > bench-scale.txt || { cat bench-scale.txt; exit 1; }
-	@sed -n '/^make bench-scale/,/^| database/p' bench-scale.txt
+	@sed -n '/^make bench-scale/,/^| disk/p' bench-scale.txt
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
