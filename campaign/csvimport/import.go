@@ -353,6 +353,8 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	defer st.close()
 	// COPY until the end of the file or until held is full; insert the
 	// held rows; go on.
+	var heldRows int
+	var heldTime time.Duration
 	for !st.eof {
 		if st.ready() {
 			_, err = tx.CopyRecipients(ctx, st)
@@ -362,6 +364,9 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 		}
 		if err == nil {
 			err = st.settle(func(rows []campaign.ImportRow) ([]int, error) {
+				start := time.Now()
+				defer func() { heldTime += time.Since(start) }()
+				heldRows += len(rows)
 				return tx.InsertRecipients(ctx, rows)
 			})
 		}
@@ -374,6 +379,7 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 			return err
 		}
 	}
+	im.log.Debug("rows held and inserted apart", "rows", heldRows, "took", heldTime.Round(time.Millisecond))
 	if res.OptedOut, err = tx.CountOptedOut(ctx); err != nil {
 		return err
 	}

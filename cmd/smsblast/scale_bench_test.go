@@ -616,8 +616,8 @@ func (t *scaleTable) print(w io.Writer) {
 	fmt.Fprintln(w, "| step | wall time | peak RSS | baseline in the same run | ratio |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, im := range t.imports {
-		fmt.Fprintf(w, "| `import` %s rows (%s new) | %s | %s | plain `COPY recipients FROM` of the %s clean rows: %s | %.2f× |\n",
-			group(im.rows), group(im.clean), secs(im.proc.wall), mb(im.proc.maxRSS), group(im.clean), secs(im.copy),
+		fmt.Fprintf(w, "| `import` %s rows (%s new) | %s (its own CPU: %s) | %s | plain `COPY recipients FROM` of the %s clean rows: %s | %.2f× |\n",
+			group(im.rows), group(im.clean), secs(im.proc.wall), secs(im.proc.cpu), mb(im.proc.maxRSS), group(im.clean), secs(im.copy),
 			im.proc.wall.Seconds()/im.copy.Seconds())
 	}
 	if len(t.imports) == 2 {
