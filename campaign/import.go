@@ -21,14 +21,20 @@ type ImportStore interface {
 type ImportTx interface {
 	// ExistingPhones calls fn with every phone already in the campaign.
 	ExistingPhones(ctx context.Context, fn func(phone string) error) error
-	// OptedOutPhones calls fn with every phone in opt_outs.
-	OptedOutPhones(ctx context.Context, fn func(phone string) error) error
-	// CopyRecipients streams src into the campaign's recipients and returns
-	// how many rows were inserted. Direct (staged=false) is a plain COPY: a
-	// phone another transaction inserted meanwhile is ErrConcurrentImport.
-	// Staged copies into a temporary table and inserts what is not there
-	// yet, skipping such phones; it returns fewer rows than src gave then.
-	CopyRecipients(ctx context.Context, src ImportRowSource, staged bool) (int64, error)
+	// CopyRecipients streams src into the campaign's recipients with COPY,
+	// the fastest load there is, and returns how many rows it inserted. The
+	// caller gives it only phones the campaign did not have when the
+	// transaction began and no phone twice: a phone another transaction
+	// inserted meanwhile is ErrConcurrentImport.
+	CopyRecipients(ctx context.Context, src ImportRowSource) (int64, error)
+	// InsertRecipients inserts rows, in file order, that may repeat an
+	// earlier row or a recipient of the campaign, skipping those: the first
+	// row of a phone wins, and one a concurrent import inserted is waited
+	// for and skipped. It returns the lines of the rows it inserted.
+	InsertRecipients(ctx context.Context, rows []ImportRow) ([]int, error)
+	// CountOptedOut counts the recipients this transaction inserted whose
+	// number is in opt_outs.
+	CountOptedOut(ctx context.Context) (int, error)
 	// InsertRejects records rejected rows, each (line, raw text) once per
 	// campaign: re-importing a file adds none.
 	InsertRejects(ctx context.Context, source string, rejects []ImportReject) error
@@ -90,5 +96,8 @@ const (
 type ImportRecord struct {
 	Source                                   string
 	RowsRead, Imported, Duplicates, Rejected int
-	StartedAt                                time.Time
+	// AttrKeys are the attrs keys of every row the import inserted: its
+	// CSV's columns but the phone, in column order.
+	AttrKeys  []string
+	StartedAt time.Time
 }

@@ -15,16 +15,43 @@ import (
 // `smsblast serve`. Every statement reads the documented views where one
 // exists, so the report shows exactly what a user's SQL would.
 
-// ResultAttrKeys lists the attrs keys used by a campaign's recipients, sorted:
-// the CSV report's extra columns. One pass over the campaign's rows.
+// ResultAttrKeys lists the attrs keys of a campaign's recipients, sorted:
+// the CSV report's extra columns. Each import recorded its rows' keys
+// (imports.attr_keys), so this reads a few rows of imports, however many
+// recipients there are. It reads the recipients' own keys instead, one
+// pass over the campaign's rows, when the imports cannot vouch for every
+// recipient: an import older than attr_keys, or a count of recipients
+// (from the counters) other than the imports' sum, when rows were inserted
+// or deleted by hand. An UPDATE of attrs by hand it cannot see: the report
+// says so when it meets a key it has no column for.
 func (s *Store) ResultAttrKeys(ctx context.Context, campaignID int64) ([]string, error) {
+	var known bool
+	var imported, total int64
+	var keys []string
+	statuses := make([]string, 0, len(campaign.RecipientStatuses()))
+	for _, st := range campaign.RecipientStatuses() {
+		statuses = append(statuses, string(st))
+	}
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(bool_and(i.attr_keys IS NOT NULL), true), coalesce(sum(i.imported), 0)::bigint,
+		       (SELECT coalesce(sum(`+strings.Join(statuses, " + ")+`), 0)::bigint
+		        FROM campaign_counters WHERE campaign_id = $1),
+		       array(SELECT DISTINCT k FROM imports, unnest(attr_keys) AS k
+		             WHERE campaign_id = $1 AND imported > 0 ORDER BY k)
+		FROM imports i WHERE i.campaign_id = $1 AND i.imported > 0`, campaignID).Scan(&known, &imported, &total, &keys)
+	if err != nil {
+		return nil, fmt.Errorf("list attribute columns of campaign %d: %w", campaignID, err)
+	}
+	if known && imported == total {
+		return keys, nil
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT DISTINCT k FROM recipients, jsonb_object_keys(attrs) AS k
 		WHERE campaign_id = $1 ORDER BY k`, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("list attribute columns of campaign %d: %w", campaignID, err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("list attribute columns of campaign %d: %w", campaignID, err)
 	}

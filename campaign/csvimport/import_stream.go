@@ -63,36 +63,47 @@ type batch struct {
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
-// importStream is the pipeline from the CSV to the store's COPY: a reader
+// importStream is the pipeline from the CSV to the store: a reader
 // goroutine cuts the file into batches, workers normalise them in parallel,
-// and Next hands the rows out in file order, deduplicated, so line numbers
-// and "first occurrence wins" are deterministic. Memory is bounded by the
-// batches in flight, whatever the file's size. Not safe for concurrent use
-// (Next is called by one COPY).
+// and the stream takes the rows in file order, so that line numbers and
+// "the first row of a phone wins" are deterministic. A row whose phone the
+// filter has surely not seen (not in the campaign, not on an earlier line)
+// is handed to the COPY by Next; the others are held, and once held is
+// full Next stops, so that the caller inserts them (settle) before the COPY
+// goes on. Memory is bounded by the batches in flight, the held rows and
+// the filter, whatever the file's size. Not safe for concurrent use (Next
+// is called by one COPY at a time).
 type importStream struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	ordered chan *batch
 
-	seen, optedOut phoneSet
-	rejects        *rejectLog
-	res            *Result
-	progress       func(Progress)
+	// filter is nil when every row is held (the retry after a concurrent
+	// import).
+	filter   *phoneFilter
+	held     *heldRows
+	rejects  *rejectLog
+	res      *Result
+	progress func(Progress)
 
 	cur *batch
 	i   int
 	row campaign.ImportRow
+	// primed: row is read ahead (ready) and not yet handed out.
+	primed bool
+	// eof: every record has been taken.
+	eof bool
 	err error
 }
 
 func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
-	seen, optedOut phoneSet, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
+	filter *phoneFilter, held *heldRows, rejects *rejectLog, res *Result, progress func(Progress)) *importStream {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &importStream{
 		ctx: ctx, cancel: cancel,
 		ordered: make(chan *batch, 2*cfg.Workers+2),
-		seen:    seen, optedOut: optedOut, rejects: rejects, res: res, progress: progress,
+		filter:  filter, held: held, rejects: rejects, res: res, progress: progress,
 	}
 	res.RejectedBy = map[string]int{}
 	res.Segments = map[int]int{}
@@ -159,19 +170,36 @@ func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 	}
 }
 
-// Next implements ImportRowSource.
+// Next implements ImportRowSource: it advances to the next row for the
+// COPY. It returns false at the end of the file, on an error, and when held
+// is full.
 func (s *importStream) Next() bool {
-	for {
+	if s.primed {
+		s.primed = false
+		return true
+	}
+	return s.advance()
+}
+
+// ready reads ahead to the next row for the COPY and reports whether there
+// is one: false at the end of the file, on an error, and when held is full.
+func (s *importStream) ready() bool {
+	if !s.primed {
+		s.primed = s.advance()
+	}
+	return s.primed
+}
+
+func (s *importStream) advance() bool {
+	for s.err == nil && !s.eof && !s.held.full() {
 		if b := s.cur; b != nil {
-			for s.i < len(b.recs) {
+			if s.i < len(b.recs) {
 				i := s.i
 				s.i++
 				if s.take(b, i) {
 					return true
 				}
-				if s.err != nil {
-					return false
-				}
+				continue
 			}
 			if b.err != nil {
 				s.err = b.err
@@ -186,8 +214,10 @@ func (s *importStream) Next() bool {
 		case <-s.ctx.Done():
 		}
 		if !ok {
-			if err := s.ctx.Err(); err != nil && s.err == nil {
+			if err := s.ctx.Err(); err != nil {
 				s.err = err
+			} else {
+				s.eof = true
 			}
 			return false
 		}
@@ -202,6 +232,7 @@ func (s *importStream) Next() bool {
 			s.progress(Progress{Rows: s.res.Read + len(b.recs), Bytes: b.offset})
 		}
 	}
+	return false
 }
 
 // take accounts for record i of b and reports whether it is a row to insert.
@@ -221,21 +252,47 @@ func (s *importStream) take(b *batch, i int) bool {
 		}
 		return false
 	}
-	if !s.seen.add(out.key) {
-		s.res.Duplicates++
+	if s.filter == nil || s.filter.add(out.key) {
+		// Perhaps a repeat: the database decides (settle).
+		s.held.add(rec.line, out, b.json[out.attrs0:out.attrs1])
 		return false
 	}
-	s.res.Imported++
-	if s.optedOut.has(out.key) {
-		s.res.OptedOut++
-	}
-	s.res.Segments[out.segments]++
-	s.res.TotalSegments += out.segments
-	if out.ucs2 {
-		s.res.UCS2++
-	}
+	s.imported(out.segments, out.ucs2)
 	s.row = campaign.ImportRow{Phone: out.phone, Attrs: b.json[out.attrs0:out.attrs1], Line: rec.line, Segments: out.segments, TimeZones: out.zones}
 	return true
+}
+
+// imported counts an imported row.
+func (s *importStream) imported(segments int, ucs2 bool) {
+	s.res.Imported++
+	s.res.Segments[segments]++
+	s.res.TotalSegments += segments
+	if ucs2 {
+		s.res.UCS2++
+	}
+}
+
+// settle inserts the held rows through insert, which returns the lines of
+// those it inserted; the others were repeats.
+func (s *importStream) settle(insert func([]campaign.ImportRow) ([]int, error)) error {
+	if s.held.len() == 0 {
+		return nil
+	}
+	lines, err := insert(s.held.rows())
+	if err != nil {
+		return err
+	}
+	slices.Sort(lines)
+	for _, h := range s.held.meta {
+		if len(lines) > 0 && lines[0] == h.line {
+			lines = lines[1:]
+			s.imported(h.segments, h.ucs2)
+		} else {
+			s.res.Duplicates++
+		}
+	}
+	s.held.reset()
+	return nil
 }
 
 // Row implements ImportRowSource.
@@ -356,26 +413,4 @@ func phoneKey(e164 string) uint64 {
 		return 0
 	}
 	return k
-}
-
-// phoneSet is a set of phone keys. Zero is never stored.
-type phoneSet map[uint64]struct{}
-
-func newPhoneSet(capacity int) phoneSet { return make(phoneSet, capacity) }
-
-// add inserts k and reports whether it was new.
-func (s phoneSet) add(k uint64) bool {
-	if k == 0 {
-		return true
-	}
-	if _, ok := s[k]; ok {
-		return false
-	}
-	s[k] = struct{}{}
-	return true
-}
-
-func (s phoneSet) has(k uint64) bool {
-	_, ok := s[k]
-	return ok
 }

@@ -52,12 +52,12 @@ func BenchmarkImportStream(b *testing.B) {
 		res := &Result{}
 		rl := newRejectLog(100)
 		cpu0 := processCPU()
+		f := newPhoneFilter(32 << 20)
 		s := newImportStream(context.Background(), Config{Workers: runtime.NumCPU(), BatchSize: 512}, cr,
-			&importPlan{cols: cols, tmpl: tmpl, norm: norm}, newPhoneSet(rows), newPhoneSet(4), rl, res, nil)
-		for s.Next() {
-			_ = s.Row()
-		}
+			&importPlan{cols: cols, tmpl: tmpl, norm: norm}, f, newHeldRows(8192, 8192*512), rl, res, nil)
+		drainStream(b, s, func(campaign.ImportRow) {})
 		s.close()
+		f.release()
 		cpuPerRow = float64(processCPU()-cpu0) / rows
 		tStream += time.Since(start)
 		if s.Err() != nil || res.Read != rows {

@@ -99,6 +99,13 @@ func (a *app) startProgress(campaign, unit string, sample func() progressSample)
 	return p
 }
 
+// noProgress is a progress that shows nothing.
+func noProgress() *progress {
+	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
+	close(p.done)
+	return p
+}
+
 // progressMeter turns samples into a smoothed rate and an ETA.
 type progressMeter struct {
 	lastT    time.Time

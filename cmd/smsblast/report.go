@@ -14,9 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/smsblast/smsblast/campaign"
+	"github.com/smsblast/smsblast/store"
 )
 
 func reportCommand() *command {
@@ -87,16 +89,23 @@ func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	defer commit(false)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	var rw resultWriter
+	var csvw *csvResults
 	if *format == "csv" {
-		rw = newCSVResults(bw, keys)
+		csvw = newCSVResults(bw, keys)
+		rw = csvw
 	} else {
 		rw = &jsonResults{enc: json.NewEncoder(bw)}
 	}
-	n := 0
+	var n atomic.Int64
+	prog, err := a.reportProgress(ctx, st, c, statuses, *output, &n)
+	if err != nil {
+		return err
+	}
 	err = st.Results(ctx, c.ID, statuses, func(r *campaign.Result) error {
-		n++
+		n.Add(1)
 		return rw.write(r)
 	})
+	prog.stop()
 	if err == nil {
 		err = rw.flush()
 	}
@@ -109,8 +118,38 @@ func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err := commit(true); err != nil {
 		return err
 	}
-	a.log.Info("report written", "campaign", c.Name, "rows", n, "format", *format, "output", cmp.Or(*output, "stdout"))
+	if csvw != nil && csvw.unlisted > 0 {
+		a.log.Warn("some recipients have attributes the report has no column for (their attrs were changed outside smsblast?); --format json shows every attribute",
+			"campaign", c.Name, "recipients", csvw.unlisted)
+	}
+	a.log.Info("report written", "campaign", c.Name, "rows", n.Load(), "format", *format, "output", cmp.Or(*output, "stdout"))
 	return nil
+}
+
+// reportProgress shows how many of the rows the report will have it has
+// written, with a bar, on a terminal and only there: elsewhere it shows
+// nothing, not even the log lines other jobs write, since a report's
+// standard error often goes where its rows go (2>&1). Nor when the rows
+// themselves go to that terminal. The total comes from the campaign's
+// counters, not a count of its rows.
+func (a *app) reportProgress(ctx context.Context, st *store.Store, c *campaign.Campaign, statuses []campaign.RecipientStatus, output string, n *atomic.Int64) (*progress, error) {
+	if !isTerminal(a.stderr) || (output == "" && isTerminal(a.stdout)) {
+		return noProgress(), nil
+	}
+	p, err := st.Progress(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	total := p.Total
+	if len(statuses) > 0 {
+		total = 0
+		for _, s := range statuses {
+			total += p.Counts[s]
+		}
+	}
+	return a.startProgress(c.Name, "rows", func() progressSample {
+		return progressSample{done: n.Load(), total: total}
+	}), nil
 }
 
 // parseStatuses reads --status: recipient states, comma-separated.
@@ -236,6 +275,8 @@ type csvResults struct {
 	keys []string
 	row  []string
 	head bool
+	// unlisted counts rows with attrs keys that have no column.
+	unlisted int
 }
 
 func newCSVResults(w io.Writer, keys []string) *csvResults {
@@ -266,8 +307,16 @@ func (c *csvResults) write(r *campaign.Result) error {
 		intOrEmpty(r.ErrorCode), r.ErrorDescription, r.MessageSID, strconv.Itoa(r.Attempts), intOrEmpty(r.Segments),
 		timeOrEmpty(r.SentAt), timeOrEmpty(r.DeliveredAt), r.UpdatedAt.UTC().Format(time.RFC3339), timeOrEmpty(r.OptedOutAt),
 		intOrEmpty(r.SourceLine))
+	listed := 0
 	for _, k := range c.keys {
-		c.row = append(c.row, r.Attrs[k])
+		v, ok := r.Attrs[k]
+		if ok {
+			listed++
+		}
+		c.row = append(c.row, v)
+	}
+	if listed < len(r.Attrs) {
+		c.unlisted++
 	}
 	for i := range c.row {
 		c.row[i] = spreadsheetSafe(c.row[i])

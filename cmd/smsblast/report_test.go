@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsblast/smsblast/store/pgtest"
 	"github.com/smsblast/smsblast/twilio/twiliosim"
 )
 
@@ -213,5 +216,85 @@ func TestServeCLI(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), webhookToken) {
 		t.Error("the auth token was logged")
+	}
+}
+
+// TestReportColumnsFromImports: the CSV report's attribute columns come
+// from what the imports recorded, the union of their CSVs' columns, unless
+// the imports cannot vouch for every recipient; a key added by hand that
+// the report has no column for is said, not silently dropped.
+func TestReportColumnsFromImports(t *testing.T) {
+	t.Parallel()
+	db := pgtest.URL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a.csv", "phone,First Name,City\n+14155550100,Ann,Oslo\n+14155550101,Bob,Rome\n")
+	b := write("b.csv", "phone,first_name,plan\n+14155550102,Cy,gold\n+14155550100,Ann,dup\n")
+	if code, _, errOut := runApp(t, env, "import", "cols", a, "--from", "+15005550006", "--body", "Hi {{.first_name}}"); code != 0 {
+		t.Fatalf("import a: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runApp(t, env, "import", "cols", b); code != 0 {
+		t.Fatalf("import b: exit %d: %s", code, errOut)
+	}
+	header := func() []string {
+		t.Helper()
+		code, out, errOut := runApp(t, env, "report", "cols")
+		if code != 0 {
+			t.Fatalf("report: exit %d: %s", code, errOut)
+		}
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatalf("report: %v:\n%s", err, out)
+		}
+		return recs[0][len(reportColumns):]
+	}
+	if got := header(); !slices.Equal(got, []string{"city", "first_name", "plan"}) {
+		t.Fatalf("columns %v; want the imports' city, first_name, plan", got)
+	}
+
+	// A key added by hand: the imports do not know it, and the report says so.
+	ctx := context.Background()
+	pool, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close(context.Background()) })
+	if _, err := pool.Exec(ctx, `UPDATE recipients SET attrs = attrs || '{"vip": "yes"}' WHERE phone = '+14155550101'`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runApp(t, env, "report", "cols")
+	if code != 0 || !strings.Contains(errOut, "attributes the report has no column for") || !strings.Contains(errOut, "recipients=1") {
+		t.Errorf("report after an UPDATE by hand: exit %d, stderr %q; want a warning about 1 recipient", code, errOut)
+	}
+
+	// A recipient inserted by hand: the imports no longer account for
+	// every recipient, so the rows are read; deleted again, they do.
+	if _, err := pool.Exec(ctx, `INSERT INTO recipients (campaign_id, phone, attrs)
+		SELECT id, '+14155550109', '{"extra": "x"}' FROM campaigns WHERE name = 'cols'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := header(); !slices.Equal(got, []string{"city", "extra", "first_name", "plan", "vip"}) {
+		t.Errorf("columns %v; want the rows' city, extra, first_name, plan, vip", got)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM recipients WHERE phone = '+14155550109'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := header(); !slices.Equal(got, []string{"city", "first_name", "plan"}) {
+		t.Errorf("columns %v; want the imports' again", got)
+	}
+
+	// An import older than the record of its columns: the rows are read.
+	if _, err := pool.Exec(ctx, `UPDATE imports SET attr_keys = NULL WHERE source = 'b.csv'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := header(); !slices.Equal(got, []string{"city", "first_name", "plan", "vip"}) {
+		t.Errorf("columns %v; want the rows' city, first_name, plan, vip", got)
 	}
 }
