@@ -67,15 +67,11 @@ func runReport(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, fs)
+	st, c, err := a.openCampaign(ctx, fs, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	c, err := st.CampaignByName(ctx, pos[0])
-	if err != nil {
-		return err
-	}
 	var keys []string
 	if *format == "csv" {
 		if keys, err = st.ResultAttrKeys(ctx, c.ID); err != nil {
