@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,16 +13,9 @@ func TestImportCLI(t *testing.T) {
 	t.Parallel()
 	db := pgtest.URL(t)
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	people := write("people.csv", "Name,Mobile Number\nAnn,(415) 555-0100\nBob,+14155550101\nAnn,415.555.0100\nCarl,555-01\n")
-	noPhone := write("nophone.csv", "name,email\nAnn,a@example.com\n")
-	empty := write("empty.csv", "")
+	people := writeFile(t, "people.csv", "Name,Mobile Number\nAnn,(415) 555-0100\nBob,+14155550101\nAnn,415.555.0100\nCarl,555-01\n")
+	noPhone := writeFile(t, "nophone.csv", "name,email\nAnn,a@example.com\n")
+	empty := writeFile(t, "empty.csv", "")
 	messy, err := filepath.Abs("../../testdata/messy.csv")
 	if err != nil {
 		t.Fatal(err)

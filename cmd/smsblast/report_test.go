@@ -227,16 +227,8 @@ func TestReportColumnsFromImports(t *testing.T) {
 	t.Parallel()
 	db := pgtest.URL(t)
 	env := map[string]string{"DATABASE_URL": db}
-	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	a := write("a.csv", "phone,First Name,City\n+14155550100,Ann,Oslo\n+14155550101,Bob,Rome\n")
-	b := write("b.csv", "phone,first_name,plan\n+14155550102,Cy,gold\n+14155550100,Ann,dup\n")
+	a := writeFile(t, "a.csv", "phone,First Name,City\n+14155550100,Ann,Oslo\n+14155550101,Bob,Rome\n")
+	b := writeFile(t, "b.csv", "phone,first_name,plan\n+14155550102,Cy,gold\n+14155550100,Ann,dup\n")
 	if code, _, errOut := runApp(t, env, "import", "cols", a, "--from", "+15005550006", "--body", "Hi {{.first_name}}"); code != 0 {
 		t.Fatalf("import a: exit %d: %s", code, errOut)
 	}

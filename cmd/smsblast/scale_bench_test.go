@@ -293,17 +293,8 @@ type procStat struct {
 // is another process tree).
 func (s *scaleRun) measure(args ...string) procStat {
 	s.b.Helper()
-	cmd := exec.Command(s.bin, args...)
-	cmd.Env = s.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		s.b.Fatalf("smsblast %s: %v\n%s\n%s", strings.Join(args, " "), err, tail(out.String(), 2000), tail(errb.String(), 2000))
-	}
-	return rusageOf(cmd.ProcessState, wall)
+	_, ps := s.run(args...)
+	return ps
 }
 
 func rusageOf(ps *os.ProcessState, wall time.Duration) procStat {
@@ -318,14 +309,25 @@ func rusageOf(ps *os.ProcessState, wall time.Duration) procStat {
 // smsblast runs a command that is not measured and returns its output.
 func (s *scaleRun) smsblast(args ...string) string {
 	s.b.Helper()
+	out, _ := s.run(args...)
+	return out
+}
+
+// run runs smsblast to its end, failing the benchmark if it fails, and
+// returns its output and what it cost.
+func (s *scaleRun) run(args ...string) (string, procStat) {
+	s.b.Helper()
 	cmd := exec.Command(s.bin, args...)
 	cmd.Env = s.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
 		s.b.Fatalf("smsblast %s: %v\n%s\n%s", strings.Join(args, " "), err, tail(out.String(), 2000), tail(errb.String(), 2000))
 	}
-	return out.String()
+	return out.String(), rusageOf(cmd.ProcessState, wall)
 }
 
 func (s *scaleRun) connect(url string) *pgx.Conn {
