@@ -652,7 +652,7 @@ func secs(d time.Duration) string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 
-func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+func mb(b int64) string { return group(int((b+1<<19)>>20)) + " MB" }
 
 func gb(b int64) string {
 	if b < 1<<30 {
