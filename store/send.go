@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,17 +49,38 @@ func (s *Store) PauseCampaign(ctx context.Context, id int64, reason string) erro
 
 // CompleteCampaign marks a running campaign completed when no recipient is
 // left pending or sending. The NOT EXISTS reads the two partial indexes.
+//
+// The campaign's row is locked first and the recipients read after, in a
+// statement of their own: an import holds that lock from the moment it
+// reads the campaign's status to its commit, so the read sees every row of
+// an import that committed while this waited. In one statement, whose
+// snapshot is taken before the wait, such rows would be missed and left
+// pending in a completed campaign. An import that commits later finds the
+// campaign completed and reopens it.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaigns SET status = 'completed', status_reason = NULL,
-		       completed_at = now(), updated_at = now()
-		WHERE id = $1 AND status = 'running'
-		  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'pending')
-		  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'sending')`, id)
+	var done bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var running bool
+		err := tx.QueryRow(ctx, `SELECT status = 'running' FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&running)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !running) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE campaigns SET status = 'completed', status_reason = NULL,
+			       completed_at = now(), updated_at = now()
+			WHERE id = $1
+			  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'pending')
+			  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'sending')`, id)
+		done = tag.RowsAffected() == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("complete campaign %d: %w", id, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return done, nil
 }
 
 // RegisterWorker records a sender process (or refreshes it after a restart

@@ -200,3 +200,63 @@ func TestUpdateSendingKeepsFractions(t *testing.T) {
 		t.Errorf("rate %v, concurrency %d; want 0.5 and %d unchanged", got.Rate, got.Concurrency, c.Concurrency)
 	}
 }
+
+// An import that commits while CompleteCampaign waits for the campaign's
+// row is seen: its recipients are not left pending in a completed campaign.
+func TestCompleteCampaignSeesAnImportItWaitedFor(t *testing.T) {
+	t.Parallel()
+	st, c := sendFixture(t, 0)
+	ctx := context.Background()
+	if _, err := st.StartCampaign(ctx, c.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// What an import does: insert its rows, then lock the campaign's row
+	// to read its status, then commit.
+	imp, err := st.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imp.Rollback(ctx)
+	if _, err := imp.Exec(ctx, `INSERT INTO recipients (campaign_id, phone, attrs) VALUES ($1, '+14155550100', '{}')`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imp.Exec(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		done bool
+		err  error
+	}
+	completed := make(chan result, 1)
+	go func() {
+		done, err := st.CompleteCampaign(ctx, c.ID)
+		completed <- result{done, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("CompleteCampaign never waited for the import's lock")
+		}
+	}
+	if err := imp.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-completed
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var status string
+	if err := st.Pool().QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1`, c.ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if r.done || status != "running" {
+		t.Errorf("CompleteCampaign = %v, campaign %s; want false and running, with the imported recipient pending", r.done, status)
+	}
+}
