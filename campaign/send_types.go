@@ -16,8 +16,10 @@ type SendStore interface {
 	StartCampaign(ctx context.Context, id int64, now time.Time) (bool, error)
 	// PauseCampaign pauses a running campaign, recording why.
 	PauseCampaign(ctx context.Context, id int64, reason string) error
-	// CompleteCampaign marks the campaign completed if no recipient is
-	// pending or sending, and reports whether it did.
+	// CompleteCampaign marks a running campaign completed if no recipient
+	// is pending or sending, and reports whether the campaign is completed
+	// (by this call or before it). False when recipients arrived meanwhile
+	// or the campaign is no longer running.
 	CompleteCampaign(ctx context.Context, id int64) (bool, error)
 
 	RegisterWorker(ctx context.Context, w Worker) error

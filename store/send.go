@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,24 +47,26 @@ func (s *Store) PauseCampaign(ctx context.Context, id int64, reason string) erro
 }
 
 // CompleteCampaign marks a running campaign completed when no recipient is
-// left pending or sending. The NOT EXISTS reads the two partial indexes.
+// left pending or sending, and reports whether the campaign is completed:
+// by this call or before it (another worker finished first). The NOT
+// EXISTS reads the two partial indexes.
 //
 // The campaign's row is locked first and the recipients read after, in a
-// statement of their own: an import holds that lock from the moment it
-// reads the campaign's status to its commit, so the read sees every row of
-// an import that committed while this waited. In one statement, whose
-// snapshot is taken before the wait, such rows would be missed and left
-// pending in a completed campaign. An import that commits later finds the
-// campaign completed and reopens it.
+// statement of their own: an import locks that row (FOR UPDATE) from the
+// moment it reads the campaign's status to its commit, so the read sees
+// every row of an import that committed while this waited. In one
+// statement, whose snapshot is taken before the wait, such rows would be
+// missed and left pending in a completed campaign. An import that commits
+// later finds the campaign completed and reopens it. FOR NO KEY UPDATE, as
+// for every change of a campaign's state: it does not wait for the key
+// share locks that inserting recipients and send attempts takes.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
 	var done bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var running bool
-		err := tx.QueryRow(ctx, `SELECT status = 'running' FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&running)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !running) {
-			return nil
-		}
-		if err != nil {
+		var status campaign.Status
+		err := tx.QueryRow(ctx, `SELECT status FROM campaigns WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status)
+		if err != nil || status != campaign.StatusRunning {
+			done = status == campaign.StatusCompleted
 			return err
 		}
 		tag, err := tx.Exec(ctx, `

@@ -259,4 +259,14 @@ func TestCompleteCampaignSeesAnImportItWaitedFor(t *testing.T) {
 	if r.done || status != "running" {
 		t.Errorf("CompleteCampaign = %v, campaign %s; want false and running, with the imported recipient pending", r.done, status)
 	}
+	// Once it is sent, the campaign completes, and a second worker asking
+	// after the first hears that it is completed too.
+	if _, err := st.Pool().Exec(ctx, `UPDATE recipients SET status = 'sent' WHERE campaign_id = $1`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if done, err := st.CompleteCampaign(ctx, c.ID); err != nil || !done {
+			t.Errorf("CompleteCampaign #%d = %v, %v; want true", i+1, done, err)
+		}
+	}
 }

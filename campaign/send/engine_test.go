@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -570,4 +571,54 @@ func (d *dyingStore) StopWorker(ctx context.Context, w string) error {
 		return errGone
 	}
 	return d.SendStore.StopWorker(ctx, w)
+}
+
+// lateImport is the store with an import that commits a recipient just as
+// the run, having sent everything, marks the campaign completed.
+type lateImport struct {
+	*store.Store
+	t    *testing.T
+	once sync.Once
+}
+
+func (s *lateImport) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
+	s.once.Do(func() {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO recipients (campaign_id, phone, attrs, source_line)
+			VALUES ($1, '+14155559999', '{"name": "Late", "code": "L"}', 999)`, id); err != nil {
+			s.t.Error(err)
+		}
+	})
+	return s.Store.CompleteCampaign(ctx, id)
+}
+
+// A recipient imported as the run finishes is sent by that run, which
+// only then says the campaign is completed.
+func TestSendRecipientImportedAsItCompletes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, twiliosim.Options{})
+	b.newCampaign(t, validFrom, 20)
+	cfg := send.Config{Lease: 10 * time.Second, RequestTimeout: 2 * time.Second, LeaseMargin: 500 * time.Millisecond,
+		SafetyWindow: send.NoSafetyWindow, Heartbeat: 100 * time.Millisecond}
+	e, err := send.New(&lateImport{Store: b.st, t: t}, b.tw, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := e.Run(context.Background(), context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Done || sum.Stats.Accepted != 21 {
+		t.Errorf("summary %+v, want done with 21 accepted", sum)
+	}
+	if got := b.sim.MessagesTo("+14155559999"); len(got) != 1 {
+		t.Errorf("the late recipient got %d messages, want 1", len(got))
+	}
+	var status string
+	if err := b.st.Pool().QueryRow(context.Background(), `SELECT status FROM campaigns WHERE id = $1`, b.c.ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "completed" {
+		t.Errorf("campaign %s, want completed", status)
+	}
+	b.assertExactlyOnce(t)
 }

@@ -33,8 +33,16 @@ func (r *run) finished() bool {
 		return false
 	}
 	if rem.Pending == 0 && rem.Sending == 0 {
-		if _, err := r.e.store.CompleteCampaign(r.soft, r.c.ID); err != nil {
+		completed, err := r.e.store.CompleteCampaign(r.soft, r.c.ID)
+		if err != nil {
 			r.e.log.Warn("mark campaign completed", "err", err)
+			return false
+		}
+		if !completed {
+			// Recipients arrived meanwhile (an import), or the campaign was
+			// paused or canceled: the next claim, or the heartbeat, takes
+			// it from here.
+			sleepCtx(r.soft, 10*time.Millisecond)
 			return false
 		}
 		r.done.Store(true)
