@@ -32,7 +32,9 @@ var (
 	ErrInvalidSetting = errors.New("invalid setting")
 	// ErrSettingConflict: an import names a setting the existing campaign has with another value.
 	ErrSettingConflict = errors.New("setting conflicts with the campaign")
-	// ErrConcurrentImport: another import added the same recipients at the same time.
+	// ErrConcurrentImport: another writer added some of an import's
+	// recipients while it ran (imports of one campaign take turns, so not
+	// another import).
 	ErrConcurrentImport = errors.New("concurrent import added the same recipients")
 	// ErrBadTemplate: the body template parses but could not be rendered
 	// safely (it calls itself, calls an undefined template, loops without

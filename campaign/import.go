@@ -13,7 +13,9 @@ type ImportStore interface {
 	// with no ID (a first import) is inserted in that transaction and
 	// filled in as stored, so that it exists only once the import commits;
 	// ErrExists if another import created it first (read it and append).
-	BeginImport(ctx context.Context, c *Campaign) (ImportTx, error)
+	// Imports of one campaign take turns: if another is running, BeginImport
+	// calls waiting (if not nil) and waits for it to end.
+	BeginImport(ctx context.Context, c *Campaign, waiting func()) (ImportTx, error)
 }
 
 // ImportTx is one import's transaction: nothing it writes is visible to
@@ -23,13 +25,13 @@ type ImportTx interface {
 	ExistingPhones(ctx context.Context, fn func(phone string) error) error
 	// CopyRecipients streams src into the campaign's recipients with COPY,
 	// the fastest load there is, and returns how many rows it inserted. The
-	// caller gives it only phones the campaign did not have when the
-	// transaction began and no phone twice: a phone another transaction
-	// inserted meanwhile is ErrConcurrentImport.
+	// caller gives it only phones the campaign did not have when it read
+	// them and no phone twice: a phone another transaction inserted
+	// meanwhile is ErrConcurrentImport.
 	CopyRecipients(ctx context.Context, src ImportRowSource) (int64, error)
 	// InsertRecipients inserts rows, in file order, that may repeat an
 	// earlier row or a recipient of the campaign, skipping those: the first
-	// row of a phone wins, and one a concurrent import inserted is waited
+	// row of a phone wins, and one another transaction inserted is waited
 	// for and skipped. It returns the lines of the rows it inserted.
 	InsertRecipients(ctx context.Context, rows []ImportRow) ([]int, error)
 	// CountOptedOut counts the recipients this transaction inserted whose

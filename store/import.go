@@ -15,7 +15,15 @@ import (
 // A c without an ID is created inside the transaction, so an import that
 // fails leaves no campaign behind; its name already taken is
 // campaign.ErrExists, with nothing begun.
-func (s *Store) BeginImport(ctx context.Context, c *campaign.Campaign) (campaign.ImportTx, error) {
+//
+// Imports of one campaign take turns: each holds the campaign's import
+// lock (a transaction-scoped advisory lock) to its end. Side by side, two
+// imports of overlapping files would each wait on the other's uncommitted
+// rows, a deadlock as soon as they meet the shared numbers in different
+// orders; in turn, the second reads the first's phones when it begins and
+// loads only what is new. waiting is called first if another import holds
+// the lock.
+func (s *Store) BeginImport(ctx context.Context, c *campaign.Campaign, waiting func()) (campaign.ImportTx, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin import into campaign %q: %w", c.Name, err)
@@ -35,7 +43,31 @@ func (s *Store) BeginImport(ctx context.Context, c *campaign.Campaign) (campaign
 		}
 		*c = *got
 	}
+	if err := lockImports(ctx, tx, c.ID, waiting); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("begin import into campaign %q: %w", c.Name, err)
+	}
 	return &importTx{tx: tx, campaignID: c.ID}, nil
+}
+
+// lockImports takes campaign id's import lock for the rest of tx, calling
+// waiting first if another import holds it.
+func lockImports(ctx context.Context, tx pgx.Tx, id int64, waiting func()) error {
+	const key = `hashtextextended('smsblast import ' || $1::bigint, 0)`
+	var got bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(`+key+`)`, id).Scan(&got); err != nil {
+		return fmt.Errorf("take the campaign's import lock: %w", err)
+	}
+	if got {
+		return nil
+	}
+	if waiting != nil {
+		waiting()
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+key+`)`, id); err != nil {
+		return fmt.Errorf("wait for the campaign's import lock: %w", err)
+	}
+	return nil
 }
 
 // importTx is one import's transaction. Not safe for concurrent use.
@@ -96,9 +128,9 @@ func (c *copySource) Values() ([]any, error) {
 // CopyRecipients streams the rows into recipients with COPY: the fastest
 // load there is, and the statement-level counter trigger runs once for all
 // of them. The importer gives it only phones that were not in the campaign
-// when the transaction began, so a unique violation means another import
-// committed the same phones since: the caller retries, inserting every row
-// through InsertRecipients.
+// when it read the campaign's phones, so a unique violation means a writer
+// other than an import (imports take turns) added one since: the caller
+// retries, inserting every row through InsertRecipients.
 func (t *importTx) CopyRecipients(ctx context.Context, src campaign.ImportRowSource) (int64, error) {
 	cs := &copySource{src: src, campaignID: t.campaignID, vals: make([]any, len(recipientCopyColumns))}
 	n, err := t.tx.CopyFrom(ctx, pgx.Identifier{"recipients"}, recipientCopyColumns, cs)
@@ -125,12 +157,13 @@ func (t *importTx) InsertRecipients(ctx context.Context, rows []campaign.ImportR
 	// One statement for a few thousand rows, through unnest. In line order,
 	// so that ON CONFLICT (campaign_id, phone) DO NOTHING keeps the first
 	// row of a phone and skips the later ones and those the campaign has;
-	// a row another import inserted and has not committed is waited for,
+	// a row another writer inserted and has not committed is waited for,
 	// then skipped if it commits. Slower than the COPY (a speculative
 	// insertion and an executor row per row, and the importer waits for
-	// it): an import that sends every row this way takes 1.9 times a plain
-	// COPY's time (BenchmarkImport1MHeld) where the filter's way takes
-	// 1.15, so only rows the filter cannot vouch for come here.
+	// it): an import that sends every row this way takes nearly twice as
+	// long (BenchmarkImport1MHeld against BenchmarkImport1M; the README's
+	// Performance has the figures), so only rows the filter cannot vouch
+	// for come here.
 	rs, err := t.tx.Query(ctx, `
 		INSERT INTO recipients (campaign_id, phone, attrs, source_line, segments, time_zones)
 		SELECT $1, r.phone, r.attrs::jsonb, r.line, r.segments, nullif(r.zones, '')

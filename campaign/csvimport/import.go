@@ -20,8 +20,9 @@ type Request struct {
 	Settings campaign.Settings
 	// Source names the input in imports.source and import_rejects.source.
 	Source string
-	// Open opens the input. A retry after a concurrent import opens it
-	// again; a source that cannot be read twice returns an error then.
+	// Open opens the input. A retry after another writer added some of its
+	// phones (see Result.Retried) opens it again; a source that cannot be
+	// read twice returns an error then.
 	Open func() (io.ReadCloser, error)
 	// PhoneColumn names the phone column; empty finds it by its header.
 	PhoneColumn string
@@ -60,7 +61,10 @@ type Result struct {
 	Segments      map[int]int
 	TotalSegments int
 	UCS2          int
-	// Retried is true when a concurrent import forced the staged retry.
+	// Retried is true when the import ran twice, holding every row the
+	// second time, because a writer other than an import (which take
+	// turns), such as a person's INSERT, added some of its phones while it
+	// ran.
 	Retried bool
 	Elapsed time.Duration
 }
@@ -182,10 +186,10 @@ func (im *Importer) Import(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	if errors.Is(err, campaign.ErrConcurrentImport) {
-		im.log.Info("another import added the same numbers meanwhile; importing again, skipping them", "campaign", c.Name)
+		im.log.Info("some of these numbers were added to the campaign meanwhile; importing again, skipping them", "campaign", c.Name)
 		in.Close()
 		if in, err = req.Open(); err != nil {
-			return nil, fmt.Errorf("reopen %s after a concurrent import: %w", req.Source, err)
+			return nil, fmt.Errorf("reopen %s to import it again: %w", req.Source, err)
 		}
 		defer in.Close()
 		if cr, _, err = im.openCSV(in, req.PhoneColumn, tmpl); err != nil {
@@ -305,10 +309,12 @@ func (im *Importer) openCSV(in io.Reader, phoneColumn string, tmpl *campaign.Tem
 
 // load runs the import's transaction, creating c in it when c has no ID
 // yet; if it fails, c has none again.
-func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign, cr *Reader, p *importPlan, staged bool, res *Result) (err error) {
+func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign, cr *Reader, p *importPlan, holdAll bool, res *Result) (err error) {
 	started := time.Now()
 	create := c.ID == 0
-	tx, err := im.store.BeginImport(ctx, c)
+	tx, err := im.store.BeginImport(ctx, c, func() {
+		im.log.Info("waiting for another import into the campaign to finish", "campaign", c.Name)
+	})
 	if err != nil {
 		return err
 	}
@@ -330,10 +336,10 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	// alarms, are held and inserted in between, where the database sorts
 	// them out. The first row of a phone is either in the COPY, and every
 	// later one is held and then skipped, or held itself, and inserted
-	// before the later ones since held rows go in in file order. After a
-	// concurrent import (staged) there is no filter: every row is held.
+	// before the later ones since held rows go in in file order. On the
+	// retry (holdAll) there is no filter: every row is held.
 	var filter *phoneFilter
-	if !staged {
+	if !holdAll {
 		filter = newPhoneFilter(im.cfg.FilterBytes)
 		defer filter.release() // after st.close, deferred below
 		if !create {
@@ -353,7 +359,7 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	defer st.close()
 	// COPY until the end of the file or until held is full; insert the
 	// held rows; go on.
-	var heldRows int
+	var nHeld int
 	var heldTime time.Duration
 	for !st.eof {
 		if st.ready() {
@@ -366,7 +372,7 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 			err = st.settle(func(rows []campaign.ImportRow) ([]int, error) {
 				start := time.Now()
 				defer func() { heldTime += time.Since(start) }()
-				heldRows += len(rows)
+				nHeld += len(rows)
 				return tx.InsertRecipients(ctx, rows)
 			})
 		}
@@ -379,7 +385,7 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 			return err
 		}
 	}
-	im.log.Debug("rows held and inserted apart", "rows", heldRows, "took", heldTime.Round(time.Millisecond))
+	im.log.Debug("rows held and inserted apart", "rows", nHeld, "took", heldTime.Round(time.Millisecond))
 	if res.OptedOut, err = tx.CountOptedOut(ctx); err != nil {
 		return err
 	}

@@ -4,8 +4,8 @@ import "github.com/smsblast/smsblast/campaign"
 
 // heldRows are rows whose phone may repeat an earlier row or a recipient of
 // the campaign, waiting to be inserted by the database, which knows. They
-// are copied out of their batches (which go back to the workers), into one
-// buffer for the attributes. Full at a number of rows or of bytes, so that
+// are copied out of their batches, into one buffer for the attributes, so
+// that a held row does not keep its whole batch alive. Full at a number of rows or of bytes, so that
 // what they hold is bounded whatever the records' sizes. Not safe for
 // concurrent use.
 type heldRows struct {

@@ -128,13 +128,19 @@ func newImportStream(ctx context.Context, cfg Config, cr *Reader, p *importPlan,
 	return s
 }
 
-// read cuts the file into batches and queues each both for a worker and,
-// in order, for Next.
+// maxBatchBytes cuts a batch of long records short: a batch's records are
+// held about three times over (raw, fields, rendered), by every batch in
+// flight, so without it a file of 60 KB records would take gigabytes.
+// Ordinary records (under 500 bytes) never reach it.
+const maxBatchBytes = 256 << 10
+
+// read cuts the file into batches of size records (fewer if they are long)
+// and queues each both for a worker and, in order, for Next.
 func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 	for {
 		b := newBatch()
 		eof := false
-		for len(b.recs) < size {
+		for len(b.recs) < size && len(b.raw) < maxBatchBytes {
 			rec, err := cr.Read()
 			if errors.Is(err, io.EOF) {
 				eof = true
@@ -151,8 +157,8 @@ func (s *importStream) read(cr *Reader, size int, work chan<- *batch) {
 			b.recs = append(b.recs, r)
 		}
 		b.offset = cr.Offset()
-		// Decided before b is handed on: once Next has consumed it, b is
-		// back in the pool and may be another import's batch.
+		// Decided before b is handed on: from then on b is the worker's,
+		// then Next's.
 		last := eof || b.err != nil
 		select {
 		case work <- b:

@@ -352,8 +352,8 @@ type racingStore struct {
 	phone string
 }
 
-func (s *racingStore) BeginImport(ctx context.Context, c *campaign.Campaign) (campaign.ImportTx, error) {
-	tx, err := s.Store.BeginImport(ctx, c)
+func (s *racingStore) BeginImport(ctx context.Context, c *campaign.Campaign, waiting func()) (campaign.ImportTx, error) {
+	tx, err := s.Store.BeginImport(ctx, c, waiting)
 	return &racingTx{ImportTx: tx, s: s, id: c.ID}, err
 }
 
@@ -423,5 +423,48 @@ func TestImportConcurrentSameFile(t *testing.T) {
 	}
 	if r, _, _ := b.counts(t, "twice"); r != unique || total != unique {
 		t.Errorf("%d recipients, %d imported in all; want %d each", r, total, unique)
+	}
+}
+
+// Two imports of overlapping files into one campaign at once, the shared
+// numbers in opposite orders, as a deadlock would have them: imports of a
+// campaign take turns, so both finish and every phone is there once.
+func TestImportConcurrentOverlapInOppositeOrders(t *testing.T) {
+	t.Parallel()
+	b := setupImport(t, csvimport.Config{})
+	ctx := context.Background()
+	if _, err := b.im.Import(ctx, bytesRequest("crossed", []byte("phone\n"), "Hi")); err != nil {
+		t.Fatal(err)
+	}
+	const n, overlap = 40000, 20000
+	var up, down bytes.Buffer
+	up.WriteString("phone\n")
+	down.WriteString("phone\n")
+	for i := range n {
+		fmt.Fprintf(&up, "+1415%07d\n", 2000000+i)
+		fmt.Fprintf(&down, "+1415%07d\n", 2000000+2*n-overlap-1-i)
+	}
+	results := make(chan *csvimport.Result, 2)
+	errs := make(chan error, 2)
+	for _, data := range [][]byte{up.Bytes(), down.Bytes()} {
+		go func() {
+			res, err := b.im.Import(ctx, bytesRequest("crossed", data, ""))
+			results <- res
+			errs <- err
+		}()
+	}
+	imported := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		res := <-results
+		if res.Imported+res.Duplicates != n {
+			t.Errorf("%+v: want %d rows imported or duplicates", countsOf(res), n)
+		}
+		imported += res.Imported
+	}
+	if r, _, _ := b.counts(t, "crossed"); r != 2*n-overlap || imported != r {
+		t.Errorf("%d recipients, %d imported in all; want %d each", r, imported, 2*n-overlap)
 	}
 }
