@@ -84,6 +84,11 @@ func NewReader(r io.Reader, maxRecord int) (*Reader, error) {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
 	c.header = append([]string(nil), rec.Fields...)
+	for _, h := range c.header {
+		if strings.ContainsRune(h, '\r') {
+			return nil, &LineError{Line: 1, Err: fmt.Errorf("%w: the header holds a carriage return; save the file with LF or CRLF line ends and import it again", ErrCSVSyntax)}
+		}
+	}
 	return c, nil
 }
 
@@ -161,7 +166,10 @@ func trimLineEnd(b []byte) []byte {
 
 // windowReader keeps the bytes of the record being read (plus what
 // encoding/csv's buffer has read ahead), so a rejected row can be stored as
-// it was written. It strips a UTF-8 byte order mark and refuses UTF-16.
+// it was written. It strips a UTF-8 byte order mark, refuses UTF-16, and
+// reads lines ended by CR alone (the old Mac format, which Excel for Mac
+// still writes as "CSV (Macintosh)") as if they ended by LF: encoding/csv
+// sees only CRLF and LF as line ends and would read such a file as one line.
 type windowReader struct {
 	r   io.Reader
 	max int
@@ -170,6 +178,9 @@ type windowReader struct {
 	start int
 	base  int64
 	began bool
+	// ends is how lines end: 0 until known, '\n' (LF or CRLF), or '\r'
+	// (CR alone: each CR is read as LF).
+	ends byte
 }
 
 // slack is what encoding/csv's bufio.Reader may hold beyond the record.
@@ -196,8 +207,32 @@ func (w *windowReader) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("%w: the file is UTF-16; save it as UTF-8 and import it again", ErrBinary)
 		}
 	}
+	w.lineEnds(p[:n])
 	w.buf = append(w.buf, p[:n]...)
 	return n, err
+}
+
+// lineEnds decides, at the first input holding a line end, whether lines
+// end by CR alone (a CR, not last, and no LF at all), and if so turns every
+// CR of b into LF. A CR last in b may be the first half of a CRLF: it waits.
+func (w *windowReader) lineEnds(b []byte) {
+	if w.ends == 0 {
+		switch {
+		case bytes.IndexByte(b, '\n') >= 0:
+			w.ends = '\n'
+		case len(b) > 1 && bytes.IndexByte(b[:len(b)-1], '\r') >= 0:
+			w.ends = '\r'
+		default:
+			return
+		}
+	}
+	if w.ends == '\r' {
+		for i, c := range b {
+			if c == '\r' {
+				b[i] = '\n'
+			}
+		}
+	}
 }
 
 // end is the offset just past the last byte read.

@@ -64,6 +64,10 @@ func TestCSVReader(t *testing.T) {
 			rows: []csvRow{{2, "1|A", "1,A"}}, wantErr: ErrCSVSyntax, errText: "line 3: malformed CSV"},
 		{name: "record too long", in: "phone,name\n1,A\n\n2,\"" + strings.Repeat("x", 300) + "\"\n", max: 100, header: "phone|name",
 			rows: []csvRow{{2, "1|A", "1,A"}}, wantErr: ErrRecordTooLong, errText: "line 4: record too long"},
+		{name: "lines ended by CR alone", in: "phone,name\r1,A\r\"2\r\",B\r\r3,C\r", header: "phone|name",
+			rows: []csvRow{{2, "1|A", "1,A"}, {3, "2\n|B", "\"2\n\",B"}, {6, "3|C", "3,C"}}},
+		{name: "a CR in the header of a CRLF file", in: "phone,\"na\rme\"\r\n1,A\r\n",
+			wantErr: ErrCSVSyntax, errText: "line 1: malformed CSV: the header holds a carriage return"},
 		{name: "unbalanced quote runs past cap", in: "phone,name\n1,A\n2,\"" + strings.Repeat("x,y\n", 100000), max: 1000, header: "phone|name",
 			rows: []csvRow{{2, "1|A", "1,A"}}, wantErr: ErrRecordTooLong, errText: "line 3: record too long"},
 	}
