@@ -61,7 +61,7 @@ bench: ## run the end-to-end benchmarks (a few minutes) and print one table; raw
 # imports SCALE rows (and a tenth as many, up to 1M, to compare), sends
 # SCALE_SEND of them to `smsblast sim`, reports them, and prints one table,
 # kept in bench-scale.txt. 10M rows took 10 GB of disk at their peak and
-# 7.5 minutes on a 2-core VM; it refuses to start without 24 GB free.
+# 7.5 minutes on a 2-core VM; it refuses to start without 26 GB free.
 # Not part of test or bench.
 SCALE ?= 10000000
 SCALE_SEND ?= 1000000

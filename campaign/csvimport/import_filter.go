@@ -8,9 +8,9 @@ import "math"
 // Each phone sets one bit in each of the eight 32-bit words of one 32-byte
 // block, so a lookup touches one cache line. With 32 MiB, 10M phones are
 // about 27 bits each and a new phone is taken for a possible repeat about
-// once in 10,000; past ~50M phones that grows to one in five or more, which
-// costs time (those rows take the slower, exact way) and never a wrong
-// answer: a filter has no false negatives. Not safe for concurrent use.
+// once in 10,000; past ~50M phones that grows fast (one in seven at 50M,
+// two in three at 100M), which costs time (those rows take the slower,
+// exact way) and never a wrong answer: a filter has no false negatives. Not safe for concurrent use.
 type phoneFilter struct {
 	blocks []filterBlock
 	free   func()

@@ -140,7 +140,7 @@ const scaleBody = "Hi {{.first_name}}, your {{.plan}} plan renews soon."
 var scaleAreaCodes = []string{"415", "510", "650", "408", "707", "925", "916", "209", "559", "661"}
 
 // scaleBytesPerRow is the disk a row of the run takes at its peak, with
-// room to spare: measured, about 1.2 KB (the run's table says), for the
+// room to spare: measured, about 1 KB (the run's table says), for the
 // recipient in the database (340 bytes with its indexes before a send;
 // the README's 1.1 GB per million is after every message was sent and
 // delivered) and again in the twin for the baseline, the CSV and COPY
