@@ -28,14 +28,9 @@ func (s *Store) ResultAttrKeys(ctx context.Context, campaignID int64) ([]string,
 	var known bool
 	var imported, total int64
 	var keys []string
-	statuses := make([]string, 0, len(campaign.RecipientStatuses()))
-	for _, st := range campaign.RecipientStatuses() {
-		statuses = append(statuses, string(st))
-	}
 	err := s.pool.QueryRow(ctx, `
 		SELECT coalesce(bool_and(i.attr_keys IS NOT NULL), true), coalesce(sum(i.imported), 0)::bigint,
-		       (SELECT coalesce(sum(`+strings.Join(statuses, " + ")+`), 0)::bigint
-		        FROM campaign_counters WHERE campaign_id = $1),
+		       (SELECT coalesce(total, 0)::bigint FROM campaign_stats WHERE campaign_id = $1),
 		       array(SELECT DISTINCT k FROM imports, unnest(attr_keys) AS k
 		             WHERE campaign_id = $1 AND imported > 0 ORDER BY k)
 		FROM imports i WHERE i.campaign_id = $1 AND i.imported > 0`, campaignID).Scan(&known, &imported, &total, &keys)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -51,7 +52,13 @@ func zoneCacheLen() int {
 }
 
 // Region returns the ISO 3166 country of a number in E.164 ("US"), or ""
-// when libphonenumber cannot tell. Cached like TimeZones.
+// when libphonenumber cannot tell. It is safe for concurrent use.
+//
+// The answer is cached by the number less its last four digits (the
+// country is in its first digits), for up to maxRegionCache prefixes, a
+// few MB: a national list has hundreds of thousands of such prefixes, and a
+// sender's memory must not grow with its campaign. Past that, numbers under
+// new prefixes are looked up each time (a few microseconds).
 func Region(e164 string) string {
 	key := e164
 	if len(key) > 8 {
@@ -67,8 +74,17 @@ func Region(e164 string) string {
 			r = ""
 		}
 	}
-	regionCache.Store(key, r)
+	if regionCached.Load() < maxRegionCache {
+		if _, loaded := regionCache.LoadOrStore(key, r); !loaded {
+			regionCached.Add(1)
+		}
+	}
 	return r
 }
 
-var regionCache sync.Map // number less its last four digits → region
+const maxRegionCache = 50_000
+
+var (
+	regionCache  sync.Map     // number less its last four digits → region
+	regionCached atomic.Int64 // entries in regionCache
+)

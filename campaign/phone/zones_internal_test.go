@@ -43,3 +43,29 @@ func TestTimeZonesCacheBounded(t *testing.T) {
 		t.Logf("%d entries cached", n)
 	}
 }
+
+// TestRegionCacheBounded: past maxRegionCache prefixes Region still
+// answers, and the cache holds no more.
+func TestRegionCacheBounded(t *testing.T) {
+	n := 0
+	for npa := 200; npa < 1000 && n < maxRegionCache+10_000; npa++ {
+		for nxx := 200; nxx < 1000 && n < maxRegionCache+10_000; nxx += 3 {
+			e164 := "+1" + strconv.Itoa(npa) + strconv.Itoa(nxx) + "0100"
+			if got := Region(e164); n%1000 == 0 {
+				want := ""
+				if num, err := phonenumbers.Parse(e164, ""); err == nil {
+					if want = phonenumbers.GetRegionCodeForNumber(num); want == "ZZ" {
+						want = ""
+					}
+				}
+				if got != want {
+					t.Fatalf("Region(%s) = %q; libphonenumber says %q", e164, got, want)
+				}
+			}
+			n++
+		}
+	}
+	if c := regionCached.Load(); c > maxRegionCache {
+		t.Errorf("the cache holds %d prefixes; at most %d", c, maxRegionCache)
+	}
+}
