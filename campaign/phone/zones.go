@@ -82,9 +82,8 @@ func Region(e164 string) string {
 	return r
 }
 
-const maxRegionCache = 50_000
-
 var (
-	regionCache  sync.Map     // number less its last four digits → region
-	regionCached atomic.Int64 // entries in regionCache
+	maxRegionCache int64        = 50_000 // a variable for tests
+	regionCache    sync.Map              // number less its last four digits → region
+	regionCached   atomic.Int64          // entries in regionCache
 )
