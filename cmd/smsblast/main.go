@@ -29,7 +29,7 @@ func main() {
 	go func() {
 		got.Store(<-sig)
 		clearProgressLine(os.Stderr)
-		fmt.Fprintln(os.Stderr, "smsblast: stopping: finishing requests in flight (interrupt again to stop at once)")
+		fmt.Fprintf(os.Stderr, "smsblast: stopping%s (interrupt again to stop at once)\n", stopping(os.Args[1:]))
 		stop()
 		<-sig
 		stopHard()
@@ -46,6 +46,21 @@ func main() {
 	stop()
 	stopHard()
 	os.Exit(code)
+}
+
+// stopping says what the command does between the first interrupt and its
+// exit: send finishes its requests in flight (their answers are recorded);
+// an import not yet committed rolls back.
+func stopping(args []string) string {
+	if len(args) > 0 {
+		switch args[0] {
+		case "send":
+			return ": finishing requests in flight"
+		case "import":
+			return ": an import not yet committed keeps nothing"
+		}
+	}
+	return ""
 }
 
 // app is one invocation's environment: its streams, environment variables
