@@ -38,7 +38,7 @@ type ImportTx interface {
 	// number is in opt_outs.
 	CountOptedOut(ctx context.Context) (int, error)
 	// InsertRejects records rejected rows, each (line, raw text) once per
-	// campaign: re-importing a file adds none.
+	// campaign and source: re-importing a file adds none.
 	InsertRejects(ctx context.Context, source string, rejects []ImportReject) error
 	// Commit records the import's audit row and commits; it returns the
 	// row's id. ErrCanceled if the campaign was canceled meanwhile. A

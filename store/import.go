@@ -213,8 +213,8 @@ func (t *importTx) InsertRejects(ctx context.Context, source string, rejects []c
 		lines[i], raws[i], reasons[i] = int32(r.Line), r.Raw, r.Reason
 	}
 	// One statement per few thousand rows through unnest; the conflict is
-	// on import_rejects_once_idx (campaign_id, source_line, md5(raw)), so a
-	// re-imported file records nothing new.
+	// on import_rejects_once_idx (campaign_id, source, source_line,
+	// md5(raw)), so a re-imported file records nothing new.
 	_, err := t.tx.Exec(ctx, `
 		INSERT INTO import_rejects (campaign_id, source, source_line, raw, reason)
 		SELECT $1, $2, r.line, r.raw, r.reason

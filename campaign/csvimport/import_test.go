@@ -468,3 +468,26 @@ func TestImportConcurrentOverlapInOppositeOrders(t *testing.T) {
 		t.Errorf("%d recipients, %d imported in all; want %d each", r, imported, 2*n-overlap)
 	}
 }
+
+// The same bad line in two files is two rejects, one per file; importing
+// a file again records none.
+func TestImportRejectsOncePerFile(t *testing.T) {
+	t.Parallel()
+	b := setupImport(t, csvimport.Config{})
+	ctx := context.Background()
+	data := []byte("phone,name\nbadnum,x\n+14155550100,Ann\n")
+	for _, source := range []string{"a.csv", "b.csv", "a.csv"} {
+		req := bytesRequest("rejects", data, "Hi {{.name}}")
+		req.Source = source
+		res, err := b.im.Import(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rejected != 1 {
+			t.Errorf("%s: %d rejected; want 1", source, res.Rejected)
+		}
+	}
+	if _, rj, _ := b.counts(t, "rejects"); rj != 2 {
+		t.Errorf("%d rejects stored; want 2, one per file", rj)
+	}
+}
