@@ -358,35 +358,14 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	held := newHeldRows(im.cfg.HeldRows, im.cfg.HeldRows*maxHeldRowBytes)
 	st := newImportStream(ctx, im.cfg, cr, p, filter, held, rejects, res, req.Progress)
 	defer st.close()
-	// COPY until the end of the file or until held is full; insert the
-	// held rows; go on.
-	var nHeld int
-	var heldTime time.Duration
-	for !st.eof {
-		if st.ready() {
-			_, err = tx.CopyRecipients(ctx, st)
+	if err := im.insertRows(ctx, tx, st); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// pgx reports a COPY cut short by the context as whatever the
+			// closed connection said; the cause is the cancellation.
+			return fmt.Errorf("import %s: %w", req.Source, cerr)
 		}
-		if serr := st.Err(); serr != nil {
-			return serr // the file's error, not COPY's report of it
-		}
-		if err == nil {
-			err = st.settle(func(rows []campaign.ImportRow) ([]int, error) {
-				start := time.Now()
-				defer func() { heldTime += time.Since(start) }()
-				nHeld += len(rows)
-				return tx.InsertRecipients(ctx, rows)
-			})
-		}
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				// pgx reports a COPY cut short by the context as whatever
-				// the closed connection said; the cause is the cancellation.
-				return fmt.Errorf("import %s: %w", req.Source, cerr)
-			}
-			return err
-		}
+		return err
 	}
-	im.log.Debug("rows held and inserted apart", "rows", nHeld, "took", heldTime.Round(time.Millisecond))
 	if res.OptedOut, err = tx.CountOptedOut(ctx); err != nil {
 		return err
 	}
@@ -404,4 +383,35 @@ func (im *Importer) load(ctx context.Context, req Request, c *campaign.Campaign,
 	}
 	res.Created = err == nil && create
 	return err
+}
+
+// insertRows loads the stream's rows: COPY until the end of the file or
+// until the held rows are full, insert those, go on. A file error wins
+// over COPY's report of it.
+func (im *Importer) insertRows(ctx context.Context, tx campaign.ImportTx, st *importStream) error {
+	var nHeld int
+	var heldTime time.Duration
+	for !st.eof {
+		var err error
+		if st.ready() {
+			_, err = tx.CopyRecipients(ctx, st)
+		}
+		if serr := st.Err(); serr != nil {
+			return serr
+		}
+		if err != nil {
+			return err
+		}
+		err = st.settle(func(rows []campaign.ImportRow) ([]int, error) {
+			start := time.Now()
+			defer func() { heldTime += time.Since(start) }()
+			nHeld += len(rows)
+			return tx.InsertRecipients(ctx, rows)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	im.log.Debug("rows held and inserted apart", "rows", nHeld, "took", heldTime.Round(time.Millisecond))
+	return nil
 }
