@@ -39,10 +39,10 @@ func (r *run) finished() bool {
 			return false
 		}
 		if !completed {
-			// Recipients arrived meanwhile (an import), or the campaign was
-			// paused or canceled: the next claim, or the heartbeat, takes
-			// it from here.
-			sleepCtx(r.soft, 10*time.Millisecond)
+			// Recipients arrived meanwhile (an import), or the campaign is
+			// no longer running: after a heartbeat, which follows a pause
+			// or a cancel, the next claim takes it from here.
+			sleepCtx(r.soft, r.e.cfg.Heartbeat)
 			return false
 		}
 		r.done.Store(true)
