@@ -17,19 +17,12 @@ import (
 // finished checks, when a claim found nothing, whether the campaign is done;
 // if not it waits a little for due rows, rows in doubt, or other workers.
 func (r *run) finished() bool {
-	r.mu.Lock()
-	holding := len(r.held)
-	r.mu.Unlock()
-	if holding > 0 {
+	if r.holding() > 0 {
 		sleepCtx(r.soft, 10*time.Millisecond)
 		return false
 	}
-	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
-	if err != nil {
-		if r.soft.Err() == nil {
-			r.e.log.Warn("count remaining recipients", "err", err)
-			sleepCtx(r.soft, time.Second)
-		}
+	rem, ok := r.remaining()
+	if !ok {
 		return false
 	}
 	if rem.Pending == 0 && rem.Sending == 0 {
@@ -71,6 +64,27 @@ func (r *run) finished() bool {
 	return false
 }
 
+// holding is how many recipients this run has claimed and not yet recorded.
+func (r *run) holding() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.held)
+}
+
+// remaining reads how many of the campaign's recipients are left; on an
+// error it says so, waits a second and reports false.
+func (r *run) remaining() (campaign.Remaining, bool) {
+	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
+	if err != nil {
+		if r.soft.Err() == nil {
+			r.e.log.Warn("count remaining recipients", "err", err)
+			sleepCtx(r.soft, time.Second)
+		}
+		return rem, false
+	}
+	return rem, true
+}
+
 // campaignHolds are what holds the whole campaign back now, before any
 // recipient is read: a start time still ahead, or every sender's daily cap
 // used up. Nothing is claimed then (rather than every due recipient being
@@ -90,12 +104,8 @@ func (r *run) campaignHolds(c *campaign.Campaign, now time.Time) []campaign.Hold
 // heartbeat (which follows what may lift it: a new cap day, a raised cap, a
 // changed start time). A campaign that reaches its start becomes running.
 func (r *run) heldBack(holds []campaign.Hold) bool {
-	rem, err := r.e.store.Remaining(r.soft, r.c.ID)
-	if err != nil {
-		if r.soft.Err() == nil {
-			r.e.log.Warn("count remaining recipients", "err", err)
-			sleepCtx(r.soft, time.Second)
-		}
+	rem, ok := r.remaining()
+	if !ok {
 		return false
 	}
 	if len(holds) == 1 {
@@ -192,10 +202,7 @@ func holdsText(holds []campaign.Hold) string {
 // budgetSpent pauses the campaign once its budget is spent and nothing is
 // in flight that could be given back; until then it waits a moment.
 func (r *run) budgetSpent(why string) bool {
-	r.mu.Lock()
-	holding := len(r.held)
-	r.mu.Unlock()
-	if holding == 0 {
+	if r.holding() == 0 {
 		rem, err := r.e.store.Remaining(r.soft, r.c.ID)
 		if err == nil && rem.Sending == 0 {
 			r.pauseFor(why)

@@ -180,6 +180,26 @@ func (a *app) openStore(ctx context.Context, fs *flagSet) (*store.Store, error) 
 	return store.Open(ctx, url, a.storeOptions())
 }
 
+// subcommand is the first positional argument of a command with
+// subcommands (optouts, senders); "" when there is none.
+func subcommand(pos []string) string {
+	if len(pos) > 0 {
+		return pos[0]
+	}
+	return ""
+}
+
+// parseCampaign parses a command that takes one campaign and nothing else,
+// then opens the database and reads that campaign. The caller closes the
+// store.
+func (a *app) parseCampaign(ctx context.Context, fs *flagSet, args []string) (*store.Store, *campaign.Campaign, error) {
+	pos, err := a.parse(fs, args, 1, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.openCampaign(ctx, fs, pos[0])
+}
+
 // openCampaign opens the database and reads the named campaign: what
 // every command about one campaign does first. The caller closes the store.
 func (a *app) openCampaign(ctx context.Context, fs *flagSet, name string) (*store.Store, *campaign.Campaign, error) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -225,14 +227,7 @@ func printImport(w io.Writer, r *csvimport.Result) {
 	fmt.Fprintf(tw, "imported\t%d\t\n", r.Imported)
 	fmt.Fprintf(tw, "duplicates\t%d\t\n", r.Duplicates)
 	fmt.Fprintf(tw, "rejected\t%d\t\n", r.Rejected)
-	kinds := make([]string, 0, len(r.RejectedBy))
-	for k := range r.RejectedBy {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		fmt.Fprintf(tw, "  %s\t%d\t\n", strings.ReplaceAll(k, "_", " "), r.RejectedBy[k])
-	}
+	printByKind(tw, "  ", r.RejectedBy)
 	if r.OptedOut > 0 {
 		fmt.Fprintf(tw, "opted out (imported, never texted)\t%d\t\n", r.OptedOut)
 	}
@@ -262,5 +257,13 @@ func printImport(w io.Writer, r *csvimport.Result) {
 		if r.Rejected > len(r.Rejects) {
 			fmt.Fprintf(w, "  … and %d more\n", r.Rejected-len(r.Rejects))
 		}
+	}
+}
+
+// printByKind writes counts by kind (a reject's or a skip's reason, in
+// snake_case) as table rows, indented, kinds in order, words spaced.
+func printByKind[N int | int64](tw io.Writer, indent string, byKind map[string]N) {
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		fmt.Fprintf(tw, "%s%s\t%d\t\n", indent, strings.ReplaceAll(k, "_", " "), byKind[k])
 	}
 }

@@ -44,10 +44,7 @@ func runOptouts(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := ""
-	if len(pos) > 0 {
-		sub = pos[0]
-	}
+	sub := subcommand(pos)
 	switch sub {
 	case "":
 	case "import":

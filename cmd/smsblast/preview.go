@@ -65,11 +65,7 @@ func runPreview(ctx context.Context, a *app, fs *flagSet, args []string) error {
 		}
 		return nil
 	}
-	pos, err := a.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	st, c, err := a.openCampaign(ctx, fs, pos[0])
+	st, c, err := a.parseCampaign(ctx, fs, args)
 	if err != nil {
 		return err
 	}

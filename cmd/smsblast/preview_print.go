@@ -82,14 +82,7 @@ func (pv *preview) print(w io.Writer) {
 		fmt.Fprintf(tw, "  frequency-capped (cap %s)\t%d\t\n", sk.FrequencyCap, sk.FrequencyCapped)
 	}
 	fmt.Fprintf(tw, "  bodies that cannot be sent\t%d\t\n", sk.Unsendable)
-	kinds := make([]string, 0, len(sk.UnsendableBy))
-	for k := range sk.UnsendableBy {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
-		fmt.Fprintf(tw, "    %s\t%d\t\n", strings.ReplaceAll(k, "_", " "), sk.UnsendableBy[k])
-	}
+	printByKind(tw, "    ", sk.UnsendableBy)
 	tw.Flush()
 	if len(pv.HeldByWindow) > 0 {
 		fmt.Fprintln(w, "Held now by send windows (sent when they open):")

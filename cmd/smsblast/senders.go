@@ -44,10 +44,7 @@ func runSenders(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	fs.validate = func(pos []string) error {
 		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		setFlags := []string{"mps", "daily-cap", "cap-reset-tz", "kind", "max-queue-delay"}
-		sub := ""
-		if len(pos) > 0 {
-			sub = pos[0]
-		}
+		sub := subcommand(pos)
 		switch sub {
 		case "":
 			for _, f := range setFlags {
@@ -93,10 +90,7 @@ func runSenders(ctx context.Context, a *app, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := ""
-	if len(pos) > 0 {
-		sub = pos[0]
-	}
+	sub := subcommand(pos)
 	st, err := a.openStore(ctx, fs)
 	if err != nil {
 		return err
